@@ -65,18 +65,16 @@ struct elf_segment {
     uint64_t memsz;
 };
 
-static int elf_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int elf_fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+elf_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list args;
 
-    if (err != NULL && errlen > 0) {
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
+    if (err == NULL || errlen == 0)
+        return -1;
+    va_start(args, fmt);
+    vsnprintf(err, errlen, fmt, args);
+    va_end(args);
     return -1;
 }
 
@@ -339,9 +337,9 @@ static int elf_validate(const void *image, size_t size,
                         struct elf_segment **segs_out, int *count_out,
                         char *err, size_t errlen)
 {
-    struct elf64_ehdr ehdr;
+    struct elf64_ehdr ehdr = {0};
     struct elf_segment *segs;
-    int count;
+    int count = 0;
 
     if (image == NULL)
         return elf_fail(err, errlen, "ELF image is missing (NULL)");
@@ -389,8 +387,8 @@ int vmm_elf_load(const void *image, size_t size,
     const uint8_t *bytes = image;
     struct elf64_ehdr ehdr;
     struct elf64_phdr phdr;
-    struct elf_segment *segs;
-    int count;
+    struct elf_segment *segs = NULL;
+    int count = 0;
 
     if (elf_validate(image, size, target, info, &segs, &count, err, errlen) < 0)
         return -1;

@@ -19,18 +19,16 @@
 /* Memory is handed out in 2 MiB units so both sides can use huge pages. */
 #define PARTITION_ALIGN (2 * MIB)
 
-static int partition_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int partition_fail(char *err, size_t errlen, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+partition_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list args;
 
-    if (err != NULL && errlen > 0) {
-        va_start(args, fmt);
-        vsnprintf(err, errlen, fmt, args);
-        va_end(args);
-    }
+    if (err == NULL || errlen == 0)
+        return -1;
+    va_start(args, fmt);
+    vsnprintf(err, errlen, fmt, args);
+    va_end(args);
     return -1;
 }
 

@@ -112,7 +112,7 @@ static enum vmm_action handle_hypercall(struct vmm_vcpu *vcpu,
     if (call->op < HVM_HC_COUNT && vm->hypercalls[call->op].fn != NULL)
         result = vm->hypercalls[call->op].fn(vcpu, call,
                                              vm->hypercalls[call->op].ctx);
-    if (atomic_load(&vm->stopping))
+    if (atomic_load(&vm->stopping) || vcpu->leave_loop)
         return VMM_STOP;
     if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0) {
         vmm_error_errno("KVM_GET_REGS");
@@ -239,9 +239,13 @@ void vmm_vcpu_run_loop(struct vmm_vcpu *vcpu)
         vmm_vm_stop(vm, 1);
         return;
     }
-    while (!atomic_load(&vm->stopping)) {
+    vcpu->leave_loop = 0;
+    while (!atomic_load(&vm->stopping) && !vcpu->leave_loop) {
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN)
+                continue;
+            if (vm->run_error_handler != NULL &&
+                vm->run_error_handler(vcpu, errno) == VMM_RESUME)
                 continue;
             vmm_error("vCPU %u: KVM_RUN failed: %s", vcpu->index,
                       strerror(errno));

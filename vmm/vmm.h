@@ -80,6 +80,8 @@ struct vmm_vcpu {
     /* Called on the vCPU thread before the first KVM_RUN; may be NULL. */
     int (*on_start)(struct vmm_vcpu *vcpu);
     uint64_t exits;
+    /* Set by a handler to leave vmm_vcpu_run_loop() without stopping the VM. */
+    int leave_loop;
 };
 
 struct vmm_vm {
@@ -102,6 +104,11 @@ struct vmm_vm {
         void *ctx;
     } hypercalls[HVM_HC_COUNT];
     vmm_exit_fn exit_handlers[64]; /* indexed by KVM_EXIT_* */
+    /*
+     * Called when KVM_RUN fails with an errno other than EINTR/EAGAIN;
+     * VMM_RESUME retries the run. NULL reports the failure and stops.
+     */
+    enum vmm_action (*run_error_handler)(struct vmm_vcpu *vcpu, int error);
     void *exit_ctx;
 
     /* Set once by vmm_vm_stop(); every vCPU thread then leaves its loop. */

@@ -74,6 +74,40 @@
 #define HVM_TEST_FAIL 1
 #define HVM_TEST_SKIP 2
 
+/*
+ * The forwarding channel of one execution group: a 4 KiB page in the
+ * process's memory, locked, at the HRT thread's GS base. The HRT side
+ * writes the request line and polls REP_SEQ; the partner polls REQ_SEQ,
+ * runs the call and writes the reply line. Offsets are in bytes; the two
+ * lines are 256 bytes apart so that the pollers do not share cache lines.
+ */
+#define HVM_CH_REQ_SEQ 0          /* u32, bumped by the HRT side */
+#define HVM_CH_PARTNER_WAITING 4  /* u32, 1 while the partner sleeps */
+#define HVM_CH_NR 8               /* u64 system-call number */
+#define HVM_CH_ARGS 16            /* u64[6]: RDI, RSI, RDX, R10, R8, R9 */
+#define HVM_CH_RBX 64             /* u64 registers at the call, for clone */
+#define HVM_CH_RBP 72
+#define HVM_CH_R12 80
+#define HVM_CH_R13 88
+#define HVM_CH_R14 96
+#define HVM_CH_R15 104
+#define HVM_CH_RSP 112            /* RSP at the `syscall` instruction */
+#define HVM_CH_RIP 120            /* where the call returns (RCX) */
+#define HVM_CH_RFLAGS 128         /* RFLAGS at the call (R11) */
+#define HVM_CH_SELF 136           /* u64 address of this channel */
+#define HVM_CH_SPIN_CYCLES 144    /* u64 TSC cycles to poll before sleeping */
+#define HVM_CH_APP_RING 152       /* u64 ring of the application code */
+#define HVM_CH_REP_SEQ 256        /* u32, set to REQ_SEQ by the partner */
+#define HVM_CH_GUEST_WAITING 260  /* u32, 1 while the HRT side sleeps */
+#define HVM_CH_RET 264            /* s64 result (-errno on failure) */
+#define HVM_CH_ACTION 272         /* u64, nonzero: the VMM must act first */
+#define HVM_CH_FXSAVE 512         /* 512 bytes of FXSAVE state, for fork */
+#define HVM_CH_SIZE 4096
+
+/* HVM_CH_ACTION values. */
+#define HVM_CH_ACTION_NONE 0
+#define HVM_CH_ACTION_VMM 1 /* call HVM_HC_CHANNEL_ACTION before returning */
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 

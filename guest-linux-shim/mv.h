@@ -1,0 +1,174 @@
+/*
+ * libmultiverse, the host-ROS runtime: internal interfaces shared by its
+ * files. The process becomes its own VMM: its threads run in the HRT of a
+ * VM whose guest physical addresses equal the process's virtual
+ * addresses, and partner threads serve their system calls in Linux.
+ */
+#ifndef MV_H
+#define MV_H
+
+#include <linux/sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pagetable.h"
+#include "vmm.h"
+
+#define MV_MAX_SYSCALL 512
+#define MV_PARTNER_STACK_SIZE (256 * 1024)
+
+/* Where the HRT's private memory sits in guest physical space: above
+ * every user address of the host (they end at 2^47). */
+#define MV_HRT_GPA 0xc00000000000ULL
+#define MV_HRT_SIZE (64ULL << 20)
+#define MV_HRT_BOOT_INFO 0x0ULL           /* offset of struct hvm_boot_info */
+#define MV_HRT_TABLES (16ULL << 20)       /* page-table pool, 16 MiB */
+#define MV_HRT_TABLES_SIZE (16ULL << 20)
+#define MV_HRT_CPUS (32ULL << 20)         /* per-vCPU areas from here */
+#define MV_HRT_CPU_SIZE (64ULL << 10)
+#define MV_HRT_MAX_VCPUS ((MV_HRT_SIZE - MV_HRT_CPUS) / MV_HRT_CPU_SIZE)
+
+/* Registers of a forked child, loaded by mv_native_resume(). */
+struct mv_native_state {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags, pad;
+    uint8_t fxsave[512];
+    uint64_t rsp;
+} __attribute__((aligned(16)));
+
+_Static_assert(offsetof(struct mv_native_state, rip) == 120, "layout");
+_Static_assert(offsetof(struct mv_native_state, fxsave) == 144, "layout");
+_Static_assert(offsetof(struct mv_native_state, rsp) == 656, "layout");
+
+/* Application privilege in the HRT. */
+enum mv_privilege {
+    MV_PRIVILEGE_KERNEL = 0, /* ring 0 */
+    MV_PRIVILEGE_USER = 3,   /* ring 3 */
+};
+
+/* Work a partner hands to the vCPU thread of its group. */
+enum mv_vmm_action {
+    MV_ACTION_NONE = 0,
+    MV_ACTION_SET_FS,    /* load action_arg into the FS base */
+    MV_ACTION_TERMINATE, /* the thread has exited: release the vCPU */
+};
+
+/* The first HRT state of a thread. */
+struct mv_guest_state {
+    uint64_t rip, rsp, rflags, fs_base;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+/* An execution group: one application thread as HRT thread + partner. */
+struct mv_group {
+    uint8_t *channel; /* HVM_CH_SIZE bytes, page aligned, locked */
+    unsigned id;
+    pid_t partner_tid;
+    struct mv_guest_state start;
+    struct vmm_vcpu *vcpu;
+    pthread_t vcpu_thread;
+    enum mv_vmm_action action;
+    uint64_t action_arg;
+    atomic_uint vcpu_released; /* futex word: 1 once the vCPU is free */
+    uint8_t *partner_stack;
+    uint64_t fs_base;          /* the HRT thread's FS base */
+    uint64_t wait_ns;          /* time its HRT thread waited for Linux */
+    uint64_t run_start_ns;
+};
+
+struct mv_options {
+    unsigned hrt_cpus;
+    enum mv_privilege privilege;
+    int stats_fd;        /* -1: no statistics */
+    uint64_t spin_ns;    /* how long either side polls before sleeping */
+    const char *hrt_image;
+};
+
+struct mv_stats {
+    atomic_ullong syscalls[MV_MAX_SYSCALL];
+    atomic_ullong syscalls_other;
+    atomic_ullong memory_faults; /* MMIO exits served by adding a slot */
+    atomic_ullong page_faults;   /* guest #PF served by a page-table entry */
+    atomic_ullong wakeups;       /* sleeping partner or HRT thread woken */
+    atomic_ullong threads;
+    atomic_ullong service_ns;    /* partner time spent in system calls */
+};
+
+struct mv_runtime {
+    struct vmm_vm *vm;
+    struct mv_options options;
+    uint8_t *hrt_mem;
+    struct vmm_pt_builder tables;
+    uint64_t idt_base;
+    uint16_t idt_limit;
+    uint64_t boot_ns;          /* VMM start to HRT boot-complete */
+    uint64_t start_ns;
+    atomic_uint next_vcpu;
+    int (*main)(int, char **, char **);
+    struct mv_stats stats;
+};
+
+extern struct mv_runtime mv;
+
+/* mv_entry.S */
+void mv_syscall_entry(void);
+void mv_guest_main(void);
+long mv_clone3_raw(struct clone_args *args, size_t size, void (*fn)(void *),
+                   void *arg);
+void mv_switch_stack(void *top, void (*fn)(void *), void *arg)
+    __attribute__((noreturn));
+void mv_native_resume(const struct mv_native_state *state)
+    __attribute__((noreturn));
+
+/* mv_sys.c: raw system calls that touch neither errno nor TLS. */
+long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4,
+                 long a5);
+void mv_futex_wait(atomic_uint *word, unsigned expected);
+void mv_futex_wake(atomic_uint *word);
+void mv_write_all(int fd, const char *text, size_t length);
+void mv_die(const char *message) __attribute__((noreturn));
+uint64_t mv_tsc(void);
+
+/* mv_hrt.c */
+int mv_hrt_start(void);
+int mv_vcpu_enter_state(struct vmm_vcpu *vcpu, struct mv_group *group);
+struct vmm_vcpu *mv_vcpu_new(void);
+
+/* mv_memory.c */
+int mv_memory_init(void);
+void mv_memory_lock(void);
+void mv_memory_unlock(void);
+/* Mirrors [start, end) with protection prot (-1: unmapped). Locked. */
+void mv_memory_update(uint64_t start, uint64_t end, int prot);
+/* Serves an access with no slot. Returns 0, or -1 for SIGSEGV. */
+int mv_memory_fault(uint64_t address, int is_write, int is_exec);
+/* Maps the 2 MiB guest pages that cover [start, end). */
+int mv_memory_map_range(uint64_t start, uint64_t end);
+/* Rebuilds every slot from /proc/self/maps. */
+void mv_memory_resync(void);
+/* Marks host memory the application must never reach through the HRT. */
+void mv_memory_private(const void *start, size_t size);
+
+/* mv_group.c */
+void mv_group_handlers_register(void);
+/* Puts a vCPU whose thread has ended in the pool for new threads. */
+void mv_vcpu_release(struct vmm_vcpu *vcpu);
+struct mv_group *mv_group_new(void);
+/* Hands a new group to the spawner thread, which starts its vCPU thread. */
+void mv_spawn_request(struct mv_group *group);
+int mv_spawner_start(void);
+int mv_group_start_vcpu(struct mv_group *group);
+void mv_signal_self(struct mv_group *group, int signo)
+    __attribute__((noreturn));
+
+/* mv_partner.c */
+void mv_partner_main(void *group) __attribute__((noreturn));
+
+/* mv_stats.c */
+void mv_stats_report(int status);
+
+#endif

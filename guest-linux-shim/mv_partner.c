@@ -1,0 +1,390 @@
+/*
+ * Partner threads: each serves the system calls of one HRT thread. A
+ * partner is a real Linux thread with the application thread's identity
+ * (TID, TLS, signal mask, robust list), so a forwarded call has the
+ * meaning it would have natively. Calls that create threads or processes,
+ * end threads, change the FS base or change mappings get extra work here.
+ *
+ * Partners run with the TLS of the application thread, so this file uses
+ * raw system calls only, and never errno, malloc or stdio.
+ */
+#include "mv.h"
+
+#include <asm/prctl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#define ENOSYS_RESULT (-38)
+#define EINVAL_RESULT (-22)
+#define EFAULT_RESULT (-14)
+
+/* What the loop does after it has published a reply. */
+enum after_reply {
+    AFTER_NOTHING,
+    AFTER_THREAD_EXIT,
+};
+
+static inline uint64_t ch64(const struct mv_group *group, unsigned offset)
+{
+    return *(volatile uint64_t *)(group->channel + offset);
+}
+
+static inline void ch64_set(struct mv_group *group, unsigned offset,
+                            uint64_t value)
+{
+    *(volatile uint64_t *)(group->channel + offset) = value;
+}
+
+static long forward(long nr, const uint64_t *args)
+{
+    return mv_syscall6(nr, (long)args[0], (long)args[1], (long)args[2],
+                       (long)args[3], (long)args[4], (long)args[5]);
+}
+
+/* Copies application memory with the kernel's checks, never faulting. */
+static int read_app(void *dst, uint64_t src, size_t length)
+{
+    struct iovec local = {dst, length};
+    struct iovec remote = {(void *)(uintptr_t)src, length};
+    long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+
+    return mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
+                       (long)&remote, 1, 0) == (long)length
+               ? 0
+               : -1;
+}
+
+/* The registers of the calling HRT thread as they were at `syscall`. */
+static void registers_at_call(struct mv_group *group, struct mv_guest_state *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->rdi = ch64(group, HVM_CH_ARGS + 0);
+    s->rsi = ch64(group, HVM_CH_ARGS + 8);
+    s->rdx = ch64(group, HVM_CH_ARGS + 16);
+    s->r10 = ch64(group, HVM_CH_ARGS + 24);
+    s->r8 = ch64(group, HVM_CH_ARGS + 32);
+    s->r9 = ch64(group, HVM_CH_ARGS + 40);
+    s->rbx = ch64(group, HVM_CH_RBX);
+    s->rbp = ch64(group, HVM_CH_RBP);
+    s->r12 = ch64(group, HVM_CH_R12);
+    s->r13 = ch64(group, HVM_CH_R13);
+    s->r14 = ch64(group, HVM_CH_R14);
+    s->r15 = ch64(group, HVM_CH_R15);
+    s->rsp = ch64(group, HVM_CH_RSP);
+    s->rip = ch64(group, HVM_CH_RIP);
+    s->rflags = ch64(group, HVM_CH_RFLAGS);
+    /* After `syscall` RCX holds the return address and R11 the flags. */
+    s->rcx = s->rip;
+    s->r11 = s->rflags;
+    s->fs_base = group->fs_base;
+}
+
+/* Reads clone arguments of clone or clone3 into one form. */
+static int clone_args_read(long nr, const uint64_t *args,
+                           struct clone_args *ca, uint64_t *child_sp)
+{
+    memset(ca, 0, sizeof(*ca));
+    if (nr == SYS_clone3) {
+        size_t size = args[1] < sizeof(*ca) ? args[1] : sizeof(*ca);
+
+        if (size < 64 || read_app(ca, args[0], size) < 0)
+            return EFAULT_RESULT;
+        *child_sp = ca->stack ? ca->stack + ca->stack_size : 0;
+        return 0;
+    }
+    /* clone(flags, newsp, parent_tid, child_tid, tls) on x86-64. */
+    ca->flags = args[0] & ~0xffULL;
+    ca->exit_signal = args[0] & 0xff;
+    ca->parent_tid = args[2];
+    ca->child_tid = args[3];
+    ca->tls = args[4];
+    if (ca->flags & CLONE_PIDFD)
+        ca->pidfd = args[2];
+    *child_sp = args[1];
+    return 0;
+}
+
+/*
+ * fork, vfork, and clone without CLONE_THREAD: the child process cannot
+ * use this process's VM (KVM_RUN fails with EIO after fork), so it
+ * continues natively from the instruction after the `syscall`.
+ */
+static long serve_process_clone(struct mv_group *group, long nr,
+                                const uint64_t *args)
+{
+    static struct mv_native_state state;
+    struct mv_guest_state regs;
+    struct clone_args ca;
+    uint64_t child_sp = 0;
+    long result;
+
+    if (nr == SYS_fork || nr == SYS_vfork) {
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = nr == SYS_vfork ? CLONE_VM | CLONE_VFORK : 0;
+        ca.exit_signal = SIGCHLD;
+    } else if ((result = clone_args_read(nr, args, &ca, &child_sp)) < 0) {
+        return result;
+    }
+    /* The child first runs on this partner's stack: only safe if it has
+     * its own copy of memory or the parent is suspended (CLONE_VFORK). */
+    if ((ca.flags & CLONE_VM) && !(ca.flags & CLONE_VFORK))
+        return EINVAL_RESULT;
+    registers_at_call(group, &regs);
+    ca.stack = 0;
+    ca.stack_size = 0;
+    result = mv_syscall6(SYS_clone3, (long)&ca, sizeof(ca), 0, 0, 0, 0);
+    if (result != 0)
+        return result;
+
+    /* The child: become the application thread, natively. */
+    state.rax = 0;
+    state.rbx = regs.rbx, state.rcx = regs.rcx, state.rdx = regs.rdx;
+    state.rsi = regs.rsi, state.rdi = regs.rdi, state.rbp = regs.rbp;
+    state.r8 = regs.r8, state.r9 = regs.r9, state.r10 = regs.r10;
+    state.r11 = regs.r11, state.r12 = regs.r12, state.r13 = regs.r13;
+    state.r14 = regs.r14, state.r15 = regs.r15;
+    state.rip = regs.rip;
+    state.rflags = regs.rflags;
+    state.rsp = child_sp ? child_sp : regs.rsp;
+    memcpy(state.fxsave, group->channel + HVM_CH_FXSAVE, 512);
+    mv_native_resume(&state);
+}
+
+/* clone or clone3 with CLONE_THREAD: a new execution group. */
+static long serve_thread_clone(struct mv_group *group, long nr,
+                               const uint64_t *args)
+{
+    struct mv_group *child;
+    struct clone_args ca;
+    uint64_t child_sp = 0;
+    long result = clone_args_read(nr, args, &ca, &child_sp);
+
+    if (result < 0)
+        return result;
+    if (!(ca.flags & CLONE_VM) || child_sp == 0)
+        return EINVAL_RESULT;
+    child = mv_group_new();
+    if (child == NULL)
+        return -12; /* ENOMEM */
+    registers_at_call(group, &child->start);
+    child->start.rax = 0;
+    child->start.rsp = child_sp;
+    if (ca.flags & CLONE_SETTLS)
+        child->start.fs_base = ca.tls;
+    child->partner_stack = (uint8_t *)mv_syscall6(
+        SYS_mmap, 0, MV_PARTNER_STACK_SIZE, PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if ((long)child->partner_stack < 0 &&
+        (long)child->partner_stack > -4096)
+        return -12;
+    mv_memory_private(child->partner_stack, MV_PARTNER_STACK_SIZE);
+    ca.stack = (uint64_t)(uintptr_t)child->partner_stack;
+    ca.stack_size = MV_PARTNER_STACK_SIZE;
+    result = mv_clone3_raw(&ca, sizeof(ca), mv_partner_main, child);
+    if (result < 0)
+        return result;
+    child->partner_tid = (pid_t)result;
+    mv_spawn_request(child);
+    return result;
+}
+
+static void update_after_mmap(uint64_t address, const uint64_t *args)
+{
+    uint64_t length = args[1];
+
+    if (address >= (uint64_t)-4096)
+        return;
+    mv_memory_update(address, address + length, (int)args[2]);
+}
+
+static long serve_memory(long nr, const uint64_t *args)
+{
+    static uint64_t current_brk;
+    long result;
+
+    switch (nr) {
+    case SYS_mmap:
+        /* A fixed mapping may replace one with other protections. */
+        if (args[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE))
+            mv_memory_update(args[0], args[0] + args[1], -1);
+        result = forward(nr, args);
+        update_after_mmap((uint64_t)result, args);
+        return result;
+    case SYS_munmap:
+        /* Slots go first: a slot over unmapped memory fails KVM_RUN. */
+        mv_memory_update(args[0], args[0] + args[1], -1);
+        return forward(nr, args);
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+        mv_memory_update(args[0], args[0] + args[1], -1);
+        result = forward(nr, args);
+        if (result == 0)
+            mv_memory_update(args[0], args[0] + args[1], (int)args[2]);
+        return result;
+    case SYS_mremap:
+        mv_memory_update(args[0], args[0] + args[1], -1);
+        result = forward(nr, args);
+        /* Slots for the new range are added on first access. */
+        if ((uint64_t)result < (uint64_t)-4096)
+            mv_memory_map_range((uint64_t)result, (uint64_t)result + args[2]);
+        return result;
+    default: /* SYS_brk */
+        if (current_brk == 0)
+            current_brk = (uint64_t)mv_syscall6(SYS_brk, 0, 0, 0, 0, 0, 0);
+        result = forward(nr, args);
+        if ((uint64_t)result > current_brk)
+            mv_memory_update(current_brk, (uint64_t)result,
+                             PROT_READ | PROT_WRITE);
+        else if ((uint64_t)result < current_brk)
+            mv_memory_update((uint64_t)result, current_brk, -1);
+        current_brk = (uint64_t)result;
+        return result;
+    }
+}
+
+static long serve_arch_prctl(struct mv_group *group, const uint64_t *args)
+{
+    /* Keep the partner's FS base equal to the HRT thread's: the partner
+     * uses that TLS, and a forked child inherits it. */
+    long result = forward(SYS_arch_prctl, args);
+
+    if (result == 0 && args[0] == ARCH_SET_FS) {
+        group->action = MV_ACTION_SET_FS;
+        group->action_arg = args[1];
+        ch64_set(group, HVM_CH_ACTION, HVM_CH_ACTION_VMM);
+    }
+    return result;
+}
+
+static long serve(struct mv_group *group, long nr, const uint64_t *args,
+                  enum after_reply *after)
+{
+    switch (nr) {
+    case SYS_exit:
+        group->action = MV_ACTION_TERMINATE;
+        ch64_set(group, HVM_CH_ACTION, HVM_CH_ACTION_VMM);
+        *after = AFTER_THREAD_EXIT;
+        return 0;
+    case SYS_exit_group:
+        mv_stats_report((int)args[0]);
+        mv_syscall6(SYS_exit_group, (long)args[0], 0, 0, 0, 0, 0);
+        __builtin_unreachable();
+    case SYS_clone:
+        if (args[0] & CLONE_THREAD)
+            return serve_thread_clone(group, nr, args);
+        return serve_process_clone(group, nr, args);
+    case SYS_clone3: {
+        uint64_t flags;
+
+        if (read_app(&flags, args[0], sizeof(flags)) < 0)
+            return EFAULT_RESULT;
+        if (flags & CLONE_THREAD)
+            return serve_thread_clone(group, nr, args);
+        return serve_process_clone(group, nr, args);
+    }
+    case SYS_fork:
+    case SYS_vfork:
+        return serve_process_clone(group, nr, args);
+    case SYS_arch_prctl:
+        return serve_arch_prctl(group, args);
+    case SYS_rt_sigaction:
+        /* The VMM kicks vCPU threads with this signal. */
+        if ((int)args[0] == SIGRTMAX - 2)
+            return EINVAL_RESULT;
+        return forward(nr, args);
+    case SYS_rt_sigreturn:
+        /* Handlers run on the partner, so their frames never reach here. */
+        return ENOSYS_RESULT;
+    case SYS_mmap:
+    case SYS_munmap:
+    case SYS_mprotect:
+    case SYS_pkey_mprotect:
+    case SYS_mremap:
+    case SYS_brk:
+        return serve_memory(nr, args);
+    default:
+        return forward(nr, args);
+    }
+}
+
+static void count_call(long nr)
+{
+    if (nr >= 0 && nr < MV_MAX_SYSCALL)
+        atomic_fetch_add_explicit(&mv.stats.syscalls[nr], 1,
+                                  memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&mv.stats.syscalls_other, 1,
+                                  memory_order_relaxed);
+}
+
+/* Polls for a request for spin_cycles, then sleeps on the futex. */
+static unsigned wait_request(struct mv_group *group, unsigned last,
+                             uint64_t spin_cycles)
+{
+    atomic_uint *req = (atomic_uint *)(group->channel + HVM_CH_REQ_SEQ);
+    atomic_uint *sleeping =
+        (atomic_uint *)(group->channel + HVM_CH_PARTNER_WAITING);
+    uint64_t deadline = mv_tsc() + spin_cycles;
+    unsigned seq;
+
+    while ((seq = atomic_load(req)) == last) {
+        if (mv_tsc() < deadline) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        atomic_store(sleeping, 1);
+        if (atomic_load(req) == last)
+            mv_futex_wait(req, last);
+        atomic_store(sleeping, 0);
+    }
+    return seq;
+}
+
+static void thread_exit(struct mv_group *group, int status)
+{
+    /* The HRT thread must be off its stack before the joiner frees it. */
+    while (atomic_load(&group->vcpu_released) == 0)
+        mv_futex_wait(&group->vcpu_released, 0);
+    mv_syscall6(SYS_exit, status, 0, 0, 0, 0, 0);
+    __builtin_unreachable();
+}
+
+void mv_partner_main(void *arg)
+{
+    struct mv_group *group = arg;
+    atomic_uint *rep = (atomic_uint *)(group->channel + HVM_CH_REP_SEQ);
+    atomic_uint *guest_waiting =
+        (atomic_uint *)(group->channel + HVM_CH_GUEST_WAITING);
+    uint64_t spin_cycles = mv.options.spin_ns * vmm_tsc_khz() / 1000000ULL;
+    unsigned last = atomic_load(rep);
+
+    group->partner_tid = (pid_t)mv_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+    for (;;) {
+        unsigned seq = wait_request(group, last, spin_cycles);
+        long nr = (long)ch64(group, HVM_CH_NR);
+        uint64_t args[6];
+        enum after_reply after = AFTER_NOTHING;
+        uint64_t start = mv_tsc();
+        long result;
+
+        for (int i = 0; i < 6; i++)
+            args[i] = ch64(group, HVM_CH_ARGS + 8 * i);
+        count_call(nr);
+        result = serve(group, nr, args, &after);
+        atomic_fetch_add_explicit(&mv.stats.service_ns,
+                                  (mv_tsc() - start) * 1000000ULL /
+                                      vmm_tsc_khz(),
+                                  memory_order_relaxed);
+        ch64_set(group, HVM_CH_RET, (uint64_t)result);
+        last = seq;
+        atomic_store(rep, seq);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load(guest_waiting))
+            mv_futex_wake(rep);
+        if (after == AFTER_THREAD_EXIT)
+            thread_exit(group, (int)args[0]);
+    }
+}

@@ -109,6 +109,9 @@ struct mv_runtime {
     uint64_t start_ns;
     atomic_uint next_vcpu;
     int (*main)(int, char **, char **);
+    /* "NAME=value" of LD_PRELOAD and MV_*, added to the environment of
+     * images this process execs so that they are hybridized too. */
+    const char *exec_env[8];
     struct mv_stats stats;
 };
 

@@ -259,6 +259,78 @@ static long serve_arch_prctl(struct mv_group *group, const uint64_t *args)
     return result;
 }
 
+#define EXEC_ENV_MAX 8192
+#define EXEC_SAVED_MAX 4096
+#define EXEC_ENV_BYTES ((EXEC_ENV_MAX + 16) * sizeof(char *) + EXEC_SAVED_MAX)
+
+static int starts_with(const char *text, const char *prefix)
+{
+    while (*prefix != '\0' && *text == *prefix)
+        text++, prefix++;
+    return *prefix == '\0';
+}
+
+/* Turns "LD_PRELOAD=x" into "MV_SAVED_LD_PRELOAD=x" in buffer. */
+static const char *saved_preload(const char *entry, char *buffer)
+{
+    static const char prefix[] = "MV_SAVED_LD_PRELOAD=";
+    const char *value = entry + sizeof("LD_PRELOAD=") - 1;
+    size_t used = sizeof(prefix) - 1;
+
+    memcpy(buffer, prefix, used);
+    while (*value != '\0' && used < EXEC_SAVED_MAX - 1)
+        buffer[used++] = *value++;
+    buffer[used] = '\0';
+    return buffer;
+}
+
+/*
+ * execve and execveat replace the process image: the new image is
+ * hybridized too, so the runtime's variables join its environment (its
+ * runtime removes them again before main). The application's own
+ * LD_PRELOAD is kept in MV_SAVED_LD_PRELOAD.
+ */
+static long serve_exec(long nr, const uint64_t *args)
+{
+    unsigned envp_index = nr == SYS_execve ? 2 : 3;
+    uint64_t user_envp = args[envp_index];
+    uint64_t new_args[6];
+    const char **envp;
+    unsigned count = 0;
+    long result;
+
+    envp = (const char **)mv_syscall6(
+        SYS_mmap, 0, EXEC_ENV_BYTES,
+        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if ((long)envp < 0 && (long)envp > -4096)
+        return forward(nr, args);
+    for (unsigned i = 0; mv.exec_env[i] != NULL; i++)
+        envp[count++] = mv.exec_env[i];
+    for (unsigned i = 0; user_envp != 0 && count < EXEC_ENV_MAX; i++) {
+        uint64_t entry;
+
+        if (read_app(&entry, user_envp + 8 * i, sizeof(entry)) < 0)
+            return EFAULT_RESULT;
+        if (entry == 0)
+            break;
+        /* The runtime's own variables take precedence. */
+        if (starts_with((const char *)(uintptr_t)entry, "LD_PRELOAD=")) {
+            envp[count++] = saved_preload((const char *)(uintptr_t)entry,
+                                          (char *)(envp + EXEC_ENV_MAX + 16));
+            continue;
+        }
+        if (starts_with((const char *)(uintptr_t)entry, "MV_"))
+            continue;
+        envp[count++] = (const char *)(uintptr_t)entry;
+    }
+    envp[count] = NULL;
+    memcpy(new_args, args, sizeof(new_args));
+    new_args[envp_index] = (uint64_t)(uintptr_t)envp;
+    result = forward(nr, new_args);
+    mv_syscall6(SYS_munmap, (long)envp, EXEC_ENV_BYTES, 0, 0, 0, 0);
+    return result;
+}
+
 static long serve(struct mv_group *group, long nr, const uint64_t *args,
                   enum after_reply *after)
 {
@@ -290,6 +362,9 @@ static long serve(struct mv_group *group, long nr, const uint64_t *args,
         return serve_process_clone(group, nr, args);
     case SYS_arch_prctl:
         return serve_arch_prctl(group, args);
+    case SYS_execve:
+    case SYS_execveat:
+        return serve_exec(nr, args);
     case SYS_rt_sigaction:
         /* The VMM kicks vCPU threads with this signal. */
         if ((int)args[0] == SIGRTMAX - 2)

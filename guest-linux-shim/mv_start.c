@@ -93,6 +93,29 @@ static void options_read(void)
     mv.options.privilege = privilege_choose(getenv("MV_PRIVILEGE"));
 }
 
+/* Keeps the runtime's variables for the images this process execs. */
+static void environment_save(void)
+{
+    static const char *const names[] = {
+        "LD_PRELOAD",  "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE",
+        "MV_STATS_FD", "MV_SPIN_NS",   "MV_VERBOSE",
+    };
+    static char storage[sizeof(names) / sizeof(names[0])][PATH_MAX + 32];
+    unsigned count = 0;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *value = getenv(names[i]);
+
+        if (value == NULL)
+            continue;
+        snprintf(storage[count], sizeof(storage[count]), "%s=%s", names[i],
+                 value);
+        mv.exec_env[count] = storage[count];
+        count++;
+    }
+    mv.exec_env[count] = NULL;
+}
+
 /* Leaves the environment as the user gave it to `hvm exec` or `mvrun`. */
 static void environment_restore(void)
 {
@@ -144,6 +167,7 @@ static int hybrid_main(int argc, char **argv, char **envp)
     uint8_t *stack;
 
     options_read();
+    environment_save();
     environment_restore();
     mv.start_ns = vmm_now_ns();
     vmm_tsc_khz();

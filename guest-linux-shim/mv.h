@@ -86,6 +86,7 @@ struct mv_options {
     int stats_fd;        /* -1: no statistics */
     uint64_t spin_ns;    /* how long either side polls before sleeping */
     const char *hrt_image;
+    int rewrite;         /* rewrite the C library's system-call sites */
 };
 
 struct mv_stats {
@@ -111,7 +112,7 @@ struct mv_runtime {
     int (*main)(int, char **, char **);
     /* "NAME=value" of LD_PRELOAD and MV_*, added to the environment of
      * images this process execs so that they are hybridized too. */
-    const char *exec_env[8];
+    const char *exec_env[9];
     struct mv_stats stats;
 };
 
@@ -153,8 +154,14 @@ int mv_memory_fault(uint64_t address, int is_write, int is_exec);
 int mv_memory_map_range(uint64_t start, uint64_t end);
 /* Rebuilds every slot from /proc/self/maps. */
 void mv_memory_resync(void);
+/* Backs the guest view of [start, end) with host memory at host. */
+void mv_memory_overlay(uint64_t start, uint64_t end, const void *host);
 /* Marks host memory the application must never reach through the HRT. */
 void mv_memory_private(const void *start, size_t size);
+
+/* mv_patch.c */
+/* Rewrites the C library's system-call sites in the HRT's view. */
+void mv_patch_libc(void);
 
 /* mv_group.c */
 void mv_group_handlers_register(void);

@@ -28,7 +28,21 @@ struct slot {
     uint64_t start, end;
     uint32_t id;
     uint32_t flags;
+    int64_t delta; /* host address = guest physical address + delta */
 };
+
+/*
+ * Ranges whose guest view is backed by other host memory than the
+ * identity: the C library's code with its system-call sites rewritten
+ * (mv_patch.c). Every slot over such a range uses its delta.
+ */
+#define MAX_OVERLAYS 8
+
+static struct {
+    uint64_t start, end;
+    int64_t delta;
+} overlays[MAX_OVERLAYS];
+static unsigned nr_overlays;
 
 static struct slot slots[MAX_SLOTS];
 static unsigned nr_slots;
@@ -78,14 +92,14 @@ static int is_private(uint64_t start, uint64_t end)
 }
 
 static long slot_ioctl(uint32_t id, uint32_t flags, uint64_t start,
-                       uint64_t size)
+                       uint64_t size, int64_t delta)
 {
     struct kvm_userspace_memory_region region = {
         .slot = id,
         .flags = flags,
         .guest_phys_addr = start,
         .memory_size = size,
-        .userspace_addr = start,
+        .userspace_addr = start + (uint64_t)delta,
     };
 
     return mv_syscall6(SYS_ioctl, mv.vm->vm_fd,
@@ -100,7 +114,8 @@ static uint32_t id_alloc(void)
     return next_id++;
 }
 
-static void slot_insert(uint64_t start, uint64_t end, uint32_t flags)
+static void slot_insert_one(uint64_t start, uint64_t end, uint32_t flags,
+                            int64_t delta)
 {
     unsigned at = 0;
     uint32_t id;
@@ -108,20 +123,41 @@ static void slot_insert(uint64_t start, uint64_t end, uint32_t flags)
     if (start >= end || nr_slots >= MAX_SLOTS)
         return;
     id = id_alloc();
-    if (slot_ioctl(id, flags, start, end - start) < 0) {
+    if (slot_ioctl(id, flags, start, end - start, delta) < 0) {
         free_ids[nr_free_ids++] = id;
         return;
     }
     while (at < nr_slots && slots[at].start < start)
         at++;
     memmove(&slots[at + 1], &slots[at], (nr_slots - at) * sizeof(slots[0]));
-    slots[at] = (struct slot){start, end, id, flags};
+    slots[at] = (struct slot){start, end, id, flags, delta};
     nr_slots++;
+}
+
+/* Inserts [start, end), using each overlay's delta where one applies. */
+static void slot_insert(uint64_t start, uint64_t end, uint32_t flags)
+{
+    while (start < end) {
+        uint64_t piece_end = end;
+        int64_t delta = 0;
+
+        for (unsigned i = 0; i < nr_overlays; i++) {
+            if (start >= overlays[i].start && start < overlays[i].end) {
+                delta = overlays[i].delta;
+                piece_end = end < overlays[i].end ? end : overlays[i].end;
+                break;
+            }
+            if (overlays[i].start > start && overlays[i].start < piece_end)
+                piece_end = overlays[i].start;
+        }
+        slot_insert_one(start, piece_end, flags, delta);
+        start = piece_end;
+    }
 }
 
 static void slot_remove(unsigned at)
 {
-    slot_ioctl(slots[at].id, 0, slots[at].start, 0);
+    slot_ioctl(slots[at].id, 0, slots[at].start, 0, 0);
     free_ids[nr_free_ids++] = slots[at].id;
     memmove(&slots[at], &slots[at + 1],
             (nr_slots - at - 1) * sizeof(slots[0]));
@@ -147,6 +183,31 @@ static void slots_cut(uint64_t start, uint64_t end)
             slot_insert(end, old.end, old.flags);
         i = 0; /* the array changed; rescan from the start */
     }
+}
+
+void mv_memory_overlay(uint64_t start, uint64_t end, const void *host)
+{
+    mv_memory_lock();
+    if (nr_overlays < MAX_OVERLAYS) {
+        struct slot *covering = NULL;
+
+        overlays[nr_overlays].start = start;
+        overlays[nr_overlays].end = end;
+        overlays[nr_overlays].delta = (int64_t)((uintptr_t)host - start);
+        nr_overlays++;
+        for (unsigned i = 0; i < nr_slots; i++) {
+            if (slots[i].start <= start && slots[i].end >= end)
+                covering = &slots[i];
+        }
+        /* Rebuild the slots over the range so that they use the overlay. */
+        if (covering != NULL) {
+            uint32_t flags = covering->flags;
+
+            slots_cut(start, end);
+            slot_insert(start, end, flags);
+        }
+    }
+    mv_memory_unlock();
 }
 
 int mv_memory_map_range(uint64_t start, uint64_t end)

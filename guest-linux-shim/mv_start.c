@@ -13,6 +13,7 @@
  *   MV_STATS_FD   descriptor that receives the statistics at exit
  *   MV_SPIN_NS    how long each side polls before it sleeps, in ns
  *   MV_VERBOSE    0-3, as -q/-v of hvm
+ *   MV_REWRITE    0 keeps the C library's `syscall` sites (each traps)
  */
 #include "mv.h"
 
@@ -91,6 +92,8 @@ static void options_read(void)
     mv.options.spin_ns = value != NULL ? strtoull(value, NULL, 10)
                                        : DEFAULT_SPIN_NS;
     mv.options.privilege = privilege_choose(getenv("MV_PRIVILEGE"));
+    value = getenv("MV_REWRITE");
+    mv.options.rewrite = value == NULL || strcmp(value, "0") != 0;
 }
 
 /* Keeps the runtime's variables for the images this process execs. */
@@ -98,7 +101,7 @@ static void environment_save(void)
 {
     static const char *const names[] = {
         "LD_PRELOAD",  "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE",
-        "MV_STATS_FD", "MV_SPIN_NS",   "MV_VERBOSE",
+        "MV_STATS_FD", "MV_SPIN_NS",   "MV_VERBOSE",  "MV_REWRITE",
     };
     static char storage[sizeof(names) / sizeof(names[0])][PATH_MAX + 32];
     unsigned count = 0;
@@ -121,7 +124,7 @@ static void environment_restore(void)
 {
     static const char *const names[] = {
         "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE",
-        "MV_STATS_FD",  "MV_SPIN_NS",  "MV_VERBOSE",
+        "MV_STATS_FD",  "MV_SPIN_NS",  "MV_VERBOSE", "MV_REWRITE",
     };
     const char *saved = getenv("MV_SAVED_LD_PRELOAD");
 
@@ -179,6 +182,8 @@ static int hybrid_main(int argc, char **argv, char **envp)
     mv_group_handlers_register();
     if (mv_memory_init() < 0)
         mv_die("cannot read /proc/self/maps");
+    if (mv.options.rewrite)
+        mv_patch_libc();
     group = mv_group_new();
     stack = mmap(NULL, MV_PARTNER_STACK_SIZE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

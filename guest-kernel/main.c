@@ -83,6 +83,9 @@ static void cpu_setup_and_rendezvous(struct hrt_percpu *cpu,
 #ifdef HRT_FAULT_TEST
     fault_test_trigger();
 #endif
+#ifdef HRT_HANG_TEST
+    hrt_halt_forever(); /* hrt-hang.elf: the VMM's boot timeout must fire */
+#endif
     if (cpu->cpu != 0) {
         counter_increment(&cpus_checked_in);
         wake_cpu(0);

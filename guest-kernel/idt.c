@@ -48,10 +48,10 @@ static unsigned exception_ist(unsigned vector)
 }
 
 /*
- * Fills the shared IDT and loads it. Every CPU runs this at boot: they all
- * write identical bytes, so a CPU that loads IDTR only depends on its own
- * completed writes and no CPU waits for another (a ring-0 wait would be
- * a spin loop, which this platform interprets slowly).
+ * Fills the shared IDT and loads it. Every CPU runs this at boot and they
+ * all write identical bytes, so a CPU that loads IDTR depends only on its
+ * own completed writes. No CPU waits for another, because a ring-0 wait
+ * is a spin loop, which is slow where KVM interprets ring 0.
  */
 void hrt_idt_load(void)
 {
@@ -102,10 +102,10 @@ static int fixup_apply(struct hrt_frame *frame)
  * Host-ROS exception contract: an exception taken in ring 3 or at a
  * lower-half RIP (application code) is described in a struct
  * hvm_exception on this IST stack and sent with HVM_HC_EXCEPTION, whose
- * argument is the struct's guest physical address. If the VMM returns
- * HVM_OK it has fixed the cause; the handler then reloads RIP and RSP
- * from the struct (the VMM may change them) and returns with iretq.
- * Any other result halts this CPU for good. This path does not use GS,
+ * argument is the struct's guest physical address. HVM_OK means that
+ * the VMM fixed the cause. The handler then reloads RIP and RSP from the
+ * struct, which the VMM may have changed, and returns with iretq. Any
+ * other result halts this CPU for good. This path does not use GS,
  * because application code may have its own GS base.
  */
 static void host_ros_exception(struct hrt_frame *frame)

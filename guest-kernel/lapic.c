@@ -22,9 +22,9 @@
 #define LAPIC_DIVIDE_BY_1 0xb
 
 /*
- * Timer input clock in ticks per microsecond. KVM's emulated APIC runs
- * its timer at 1 GHz (one tick per nanosecond) unless the VMM changes the
- * bus cycle; the timer self-test measures the real period with the TSC.
+ * Timer input clock in ticks per microsecond. KVM's emulated APIC counts
+ * at 1 GHz unless the VMM sets another bus cycle length. The timer
+ * self-test measures the resulting period with the TSC.
  */
 #define LAPIC_TIMER_TICKS_PER_US 1000u
 

@@ -31,23 +31,23 @@ static int wait_expired(uint64_t start_tsc)
  * and checks the recorded vector, error code 0 and, for #PF, CR2.
  */
 static int exception_check(uint64_t (*fault)(void), uint64_t vector,
-                           uint64_t cr2, char *why, size_t len)
+                           uint64_t cr2, char *reason, size_t len)
 {
     struct hrt_percpu *cpu = hrt_this_cpu();
 
     cpu->fixup_vector = ~0ULL;
     if (fault() != 1 || cpu->fixup_vector != vector) {
-        hrt_snprintf(why, len, "expected vector %u, got %d",
+        hrt_snprintf(reason, len, "expected vector %u, got %d",
                      (unsigned)vector, (int)cpu->fixup_vector);
         return 0;
     }
     if (cpu->fixup_error_code != 0) {
-        hrt_snprintf(why, len, "vector %u: error code %x, expected 0",
+        hrt_snprintf(reason, len, "vector %u: error code %x, expected 0",
                      (unsigned)vector, (unsigned)cpu->fixup_error_code);
         return 0;
     }
     if (vector == 14 && cpu->fixup_cr2 != cr2) {
-        hrt_snprintf(why, len, "#PF CR2 %p, expected %p",
+        hrt_snprintf(reason, len, "#PF CR2 %p, expected %p",
                      (void *)cpu->fixup_cr2, (void *)cr2);
         return 0;
     }
@@ -65,14 +65,14 @@ static uint64_t fault_pf_unmapped(void)
 static void test_exceptions(void)
 {
     uint64_t start = hrt_rdtsc();
-    char why[80];
+    char reason[80];
 
-    if (!exception_check(hrt_selftest_fault_ud, 6, 0, why, sizeof(why)) ||
-        !exception_check(hrt_selftest_fault_de, 0, 0, why, sizeof(why)) ||
-        !exception_check(fault_pf_unmapped, 14, UNMAPPED_ADDRESS, why,
-                         sizeof(why)) ||
-        !exception_check(hrt_selftest_fault_gp, 13, 0, why, sizeof(why))) {
-        hrt_test_report("exceptions", HVM_TEST_FAIL, "%s", why);
+    if (!exception_check(hrt_selftest_fault_ud, 6, 0, reason, sizeof(reason)) ||
+        !exception_check(hrt_selftest_fault_de, 0, 0, reason, sizeof(reason)) ||
+        !exception_check(fault_pf_unmapped, 14, UNMAPPED_ADDRESS, reason,
+                         sizeof(reason)) ||
+        !exception_check(hrt_selftest_fault_gp, 13, 0, reason, sizeof(reason))) {
+        hrt_test_report("exceptions", HVM_TEST_FAIL, "%s", reason);
         return;
     }
     hrt_test_report("exceptions", HVM_TEST_PASS,

@@ -1,7 +1,7 @@
 /*
  * Self-tests of the heap and of kernel threads (cooperative switching,
  * join results and timer preemption). Kept apart from selftest.c, which
- * holds the hardware-facing tests.
+ * contains the hardware-facing tests.
  */
 #include "kernel.h"
 
@@ -18,19 +18,19 @@ static const uint32_t heap_aligns[HEAP_BLOCKS] = {
 };
 
 /* Allocates the table of blocks, each filled with its own byte. */
-static int heap_fill(uint8_t **blocks, char *why, size_t len)
+static int heap_fill(uint8_t **blocks, char *reason, size_t len)
 {
     int i;
 
     for (i = 0; i < HEAP_BLOCKS; i++) {
         blocks[i] = hrt_malloc_aligned(heap_sizes[i], heap_aligns[i]);
         if (!blocks[i]) {
-            hrt_snprintf(why, len, "allocation %d of %u bytes failed", i,
+            hrt_snprintf(reason, len, "allocation %d of %u bytes failed", i,
                          heap_sizes[i]);
             return 0;
         }
         if ((uint64_t)blocks[i] % heap_aligns[i]) {
-            hrt_snprintf(why, len, "%p is not %u-byte aligned",
+            hrt_snprintf(reason, len, "%p is not %u-byte aligned",
                          (void *)blocks[i], heap_aligns[i]);
             return 0;
         }
@@ -40,7 +40,7 @@ static int heap_fill(uint8_t **blocks, char *why, size_t len)
 }
 
 /* Checks that no block overwrote another: first and last bytes intact. */
-static int heap_verify(uint8_t **blocks, char *why, size_t len)
+static int heap_verify(uint8_t **blocks, char *reason, size_t len)
 {
     int i;
 
@@ -49,7 +49,7 @@ static int heap_verify(uint8_t **blocks, char *why, size_t len)
             continue;
         if (blocks[i][0] != 0x40 + i ||
             blocks[i][heap_sizes[i] - 1] != 0x40 + i) {
-            hrt_snprintf(why, len, "block %d (%p) was overwritten", i,
+            hrt_snprintf(reason, len, "block %d (%p) was overwritten", i,
                          (void *)blocks[i]);
             return 0;
         }
@@ -58,7 +58,7 @@ static int heap_verify(uint8_t **blocks, char *why, size_t len)
 }
 
 /* Frees the odd blocks, allocates them again and expects reuse. */
-static int heap_reuse(uint8_t **blocks, char *why, size_t len)
+static int heap_reuse(uint8_t **blocks, char *reason, size_t len)
 {
     uint8_t *again;
     int i;
@@ -67,12 +67,12 @@ static int heap_reuse(uint8_t **blocks, char *why, size_t len)
         hrt_free(blocks[i]);
         blocks[i] = NULL;
     }
-    if (!heap_verify(blocks, why, len))
+    if (!heap_verify(blocks, reason, len))
         return 0;
     again = hrt_malloc(100);
     hrt_free(again);
     if (hrt_malloc(100) != again) {
-        hrt_snprintf(why, len, "freed block %p was not reused",
+        hrt_snprintf(reason, len, "freed block %p was not reused",
                      (void *)again);
         return 0;
     }
@@ -84,26 +84,26 @@ void hrt_selftest_heap(void)
 {
     uint8_t *blocks[HEAP_BLOCKS];
     uint64_t free_before = hrt_heap_free_bytes(), start = hrt_rdtsc();
-    char why[80] = "";
+    char reason[80] = "";
     int i, ok;
 
-    ok = heap_fill(blocks, why, sizeof(why)) &&
-         heap_verify(blocks, why, sizeof(why)) &&
-         heap_reuse(blocks, why, sizeof(why));
+    ok = heap_fill(blocks, reason, sizeof(reason)) &&
+         heap_verify(blocks, reason, sizeof(reason)) &&
+         heap_reuse(blocks, reason, sizeof(reason));
     for (i = 0; ok && i < HEAP_BLOCKS; i += 2)
         hrt_free(blocks[i]);
     if (ok && hrt_heap_free_bytes() != free_before) {
-        hrt_snprintf(why, sizeof(why), "%lu bytes free after, %lu before",
+        hrt_snprintf(reason, sizeof(reason), "%lu bytes free after, %lu before",
                      (unsigned long)hrt_heap_free_bytes(),
                      (unsigned long)free_before);
         ok = 0;
     }
     if (ok && hrt_malloc(free_before + 1) != NULL) {
-        hrt_snprintf(why, sizeof(why), "oversized allocation succeeded");
+        hrt_snprintf(reason, sizeof(reason), "oversized allocation succeeded");
         ok = 0;
     }
     if (!ok) {
-        hrt_test_report("heap", HVM_TEST_FAIL, "%s", why);
+        hrt_test_report("heap", HVM_TEST_FAIL, "%s", reason);
         return;
     }
     hrt_test_report("heap", HVM_TEST_PASS,
@@ -153,7 +153,7 @@ static uint64_t thread_setter(uint64_t arg)
 }
 
 /* Runs THREAD_COUNT workers; checks results and that they interleaved. */
-static int threads_cooperative(char *why, size_t len)
+static int threads_cooperative(char *reason, size_t len)
 {
     uint64_t cpu = hrt_this_cpu()->cpu, id, expected;
     struct hrt_thread *threads[THREAD_COUNT];
@@ -164,7 +164,7 @@ static int threads_cooperative(char *why, size_t len)
     for (id = 0; id < THREAD_COUNT; id++) {
         threads[id] = hrt_thread_create(thread_worker, id + 1);
         if (!threads[id]) {
-            hrt_snprintf(why, len, "thread %u creation failed",
+            hrt_snprintf(reason, len, "thread %u creation failed",
                          (unsigned)id);
             return 0;
         }
@@ -173,14 +173,14 @@ static int threads_cooperative(char *why, size_t len)
         expected = (id + 1) * 100 * THREAD_ROUNDS +
                    THREAD_ROUNDS * (THREAD_ROUNDS - 1) / 2;
         if (hrt_thread_join(threads[id]) != expected) {
-            hrt_snprintf(why, len, "thread %u returned a wrong result",
+            hrt_snprintf(reason, len, "thread %u returned a wrong result",
                          (unsigned)id);
             return 0;
         }
     }
     for (i = 1; i < THREAD_COUNT; i++) {
         if (trace[i] == trace[0]) {
-            hrt_snprintf(why, len, "threads did not interleave");
+            hrt_snprintf(reason, len, "threads did not interleave");
             return 0;
         }
     }
@@ -191,7 +191,7 @@ static int threads_cooperative(char *why, size_t len)
  * Starts a thread that spins without yielding, yields to it, and expects
  * a timer tick to preempt it so that another thread can end its spin.
  */
-static int threads_preemptive(char *why, size_t len)
+static int threads_preemptive(char *reason, size_t len)
 {
     struct hrt_percpu *cpu = hrt_this_cpu();
     uint64_t preemptions = cpu->preemptions;
@@ -203,7 +203,7 @@ static int threads_preemptive(char *why, size_t len)
     spinner = hrt_thread_create(thread_spinner, 0);
     if (!spinner) {
         cpu->preempt_enabled = 0;
-        hrt_snprintf(why, len, "thread creation failed");
+        hrt_snprintf(reason, len, "thread creation failed");
         return 0;
     }
     hrt_yield(); /* back here only when the timer preempts the spinner */
@@ -213,7 +213,7 @@ static int threads_preemptive(char *why, size_t len)
         hrt_thread_join(setter);
     cpu->preempt_enabled = 0;
     if (!setter || !seen || cpu->preemptions == preemptions) {
-        hrt_snprintf(why, len, "spinning thread was not preempted");
+        hrt_snprintf(reason, len, "spinning thread was not preempted");
         return 0;
     }
     return 1;
@@ -222,11 +222,11 @@ static int threads_preemptive(char *why, size_t len)
 void hrt_selftest_threads(void)
 {
     uint64_t start = hrt_rdtsc();
-    char why[80] = "wrong thread trace";
+    char reason[80] = "wrong thread trace";
 
-    if (!threads_cooperative(why, sizeof(why)) ||
-        !threads_preemptive(why, sizeof(why))) {
-        hrt_test_report("threads", HVM_TEST_FAIL, "%s", why);
+    if (!threads_cooperative(reason, sizeof(reason)) ||
+        !threads_preemptive(reason, sizeof(reason))) {
+        hrt_test_report("threads", HVM_TEST_FAIL, "%s", reason);
         return;
     }
     hrt_test_report("threads", HVM_TEST_PASS,

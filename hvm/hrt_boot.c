@@ -162,7 +162,7 @@ int hrt_boot_init(struct hrt_boot *boot, const struct hrt_boot_config *config,
                   char *err, size_t errlen)
 {
     struct vmm_elf_target target;
-    char why[256];
+    char elf_error[256];
 
     memset(boot, 0, sizeof(*boot));
     boot->config = *config;
@@ -170,8 +170,8 @@ int hrt_boot_init(struct hrt_boot *boot, const struct hrt_boot_config *config,
         return -1;
     target = elf_target(boot);
     if (vmm_elf_check(config->image, config->image_size, &target, &boot->elf,
-                      why, sizeof(why)) < 0)
-        return fail(err, errlen, "invalid HRT image: %s", why);
+                      elf_error, sizeof(elf_error)) < 0)
+        return fail(err, errlen, "invalid HRT image: %s", elf_error);
     if (boot->elf.entry < HVM_KERNEL_VIRT_BASE)
         return fail(err, errlen,
                     "invalid HRT image: entry 0x%llx is outside the kernel "
@@ -322,13 +322,13 @@ static int image_load(struct hrt_boot *boot)
     struct vmm_elf_target target = elf_target(boot);
     struct hvm_boot_info *info = (void *)config->hrt_hva;
     uint64_t dmap_size;
-    char why[256];
+    char elf_error[256];
 
     memset(config->hrt_hva, 0, boot->heap_offset);
     if (vmm_elf_load(boot->image, config->image_size, &target, &boot->elf,
-                     why, sizeof(why)) < 0) {
+                     elf_error, sizeof(elf_error)) < 0) {
         vmm_error("HRT boot %u: loading the image failed: %s",
-                  boot->boot_count, why);
+                  boot->boot_count, elf_error);
         return -1;
     }
     if (page_tables_build(boot, &dmap_size) < 0) {

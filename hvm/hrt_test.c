@@ -303,8 +303,12 @@ static int64_t test_result_hypercall(struct vmm_vcpu *vcpu,
     return HVM_OK;
 }
 
-/* Reads the image: --hrt-image, or guest-kernel/hrt.elf near `hvm`. */
-static void *image_read(const char *path, size_t *size)
+/*
+ * Reads the image: --hrt-image, or guest-kernel/hrt.elf near `hvm`.
+ * Stores the path it used in used_path.
+ */
+static void *image_read(const char *path, size_t *size, char *used_path,
+                        size_t used_size)
 {
     static const char *const candidates[] = {
         "guest-kernel/hrt.elf",
@@ -322,6 +326,7 @@ static void *image_read(const char *path, size_t *size)
                   "build it or pass --hrt-image FILE");
         return NULL;
     }
+    snprintf(used_path, used_size, "%s", path);
     image = vmm_file_read(path, size, err, sizeof(err));
     if (image == NULL)
         vmm_error("reading the HRT image failed: %s", err);
@@ -466,19 +471,19 @@ static int boot_run(struct hrt_test_state *state, uint32_t boot,
     uint64_t deadline = vmm_now_ns() + (uint64_t)timeout_s * 1000000000ULL;
     struct vmm_vm *vm = state->boot.config.vm;
     struct hrt_boot_times times;
-    const char *what = "boot-complete";
+    const char *awaited = "boot-complete";
     int ok = hrt_boot_wait_complete(&state->boot, boot, deadline, &times) == 0;
 
     if (ok) {
         boot_time_print(state, boot, &times);
-        what = "the self-tests to finish";
+        awaited = "the self-tests to finish";
         ok = exit_wait(state, deadline) == 0;
     }
     if (!ok) {
         if (!atomic_load(&vm->stopping)) {
             vmm_error("timed out after %u s waiting for %s of boot %u; "
                       "--timeout SEC changes the bound",
-                      timeout_s, what, boot);
+                      timeout_s, awaited, boot);
             hrt_boot_dump(&state->boot, "HRT CPU state at the timeout");
         }
         vmm_vm_stop(vm, 1);
@@ -518,7 +523,8 @@ static int boots_run(struct hrt_test_state *state,
 }
 
 static int hrt_test_run(const struct hrt_test_options *opts, void *image,
-                        size_t image_size, uint64_t start_ns)
+                        size_t image_size, const char *image_path,
+                        uint64_t start_ns)
 {
     struct hrt_test_state *state = calloc(1, sizeof(*state));
     struct hrt_boot_config config = {0};
@@ -542,7 +548,7 @@ static int hrt_test_run(const struct hrt_test_options *opts, void *image,
     config.image_size = image_size;
     config.vmm_start_ns = start_ns;
     if (hrt_boot_init(&state->boot, &config, err, sizeof(err)) < 0) {
-        vmm_error("%s", err);
+        vmm_error("%s (image %s)", err, image_path);
         vmm_vm_destroy(vm);
         free(state);
         return 1;
@@ -570,13 +576,15 @@ int hvm_cmd_hrt_test(int argc, char **argv)
     };
     uint64_t start_ns = vmm_now_ns();
     struct vmm_platform platform;
+    char image_path[4096];
     size_t image_size;
     void *image;
     int status;
 
     if (options_parse(argc, argv, &opts) < 0)
         return 2;
-    image = image_read(opts.image_path, &image_size);
+    image = image_read(opts.image_path, &image_size, image_path,
+                       sizeof(image_path));
     if (image == NULL)
         return 1;
     vmm_platform_identify(&platform);
@@ -586,7 +594,7 @@ int hvm_cmd_hrt_test(int argc, char **argv)
            opts.hrt_cpus > 1 ? "s" : "",
            (unsigned long long)(opts.hrt_mem >> 20));
     fflush(stdout);
-    status = hrt_test_run(&opts, image, image_size, start_ns);
+    status = hrt_test_run(&opts, image, image_size, image_path, start_ns);
     free(image);
     return status;
 }

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Disassembles HRT kernel images and fails if ring-0 code contains an
-# instruction that KVM's instruction emulator rejects. On hosts where
-# KVM interprets guest ring 0 (kvm_pvm here), these stop the VM with an
-# emulation failure, raise #UD, or livelock (vmcall/vmmcall):
+# instruction that KVM's instruction emulator rejects. Where KVM
+# interprets guest ring 0 (kvm_pvm, for example), the instructions below
+# stop the VM with an emulation failure, raise #UD, or livelock (vmcall,
+# vmmcall):
 #   cmpxchg16b, the XSAVE family and xgetbv, SSE/AVX/MMX instructions on
 #   xmm/ymm/zmm/mm/k registers, ldmxcsr/stmxcsr, fwait, popcnt, crc32,
 #   BMI1/BMI2/ADX, clwb, rdtscp, rdpid, movbe, lar/lsl/verr/verw,

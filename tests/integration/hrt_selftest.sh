@@ -44,8 +44,8 @@ expect_status_nonzero() {
     [ "$status" -ne 0 ] || fail "exit status 0, expected a failure"
 }
 
-# Expects one PASS line (SKIP allowed where noted) per test and CPU, per
-# boot: count_lines CPU TEST BOOTS [skip-ok]
+# Expects one PASS line per boot for a test on a CPU, or a PASS or SKIP
+# line with skip-ok: expect_test CPU TEST BOOTS [skip-ok]
 expect_test() {
     cpu=$1 test=$2 boots=$3 allowed="PASS"
     [ "${4:-}" = skip-ok ] && allowed="(PASS|SKIP)"

@@ -95,8 +95,13 @@ static void test_timer(void)
                         TIMER_TEST_TICKS);
         return;
     }
+    /*
+     * Ticks never come early, but some are lost while the host cannot
+     * run this vCPU (seen with 8 vCPUs on 2 host CPUs: period 2 ms). The
+     * upper bound leaves room for that and still catches a wrong rate.
+     */
     period = hrt_tsc_to_us(hrt_rdtsc() - start) / TIMER_TEST_TICKS;
-    if (period < TIMER_PERIOD_US * 8 / 10 || period > TIMER_PERIOD_US * 2) {
+    if (period < TIMER_PERIOD_US * 8 / 10 || period > TIMER_PERIOD_US * 3) {
         hrt_test_report("timer", HVM_TEST_FAIL,
                         "period %u us, programmed %u us", (unsigned)period,
                         TIMER_PERIOD_US);

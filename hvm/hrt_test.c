@@ -453,6 +453,10 @@ static void boot_time_print(const struct hrt_test_state *state, uint32_t boot,
                                                  t->complete_tsc -
                                                      t->entry_tsc) / 1e3;
 
+    vmm_info("boot %u: %.1f ms to prepare and release the HRT CPUs, %.1f ms "
+             "from release to boot-complete",
+             boot, (double)(t->release_ns - t->request_ns) / 1e6,
+             (double)(t->complete_ns - t->release_ns) / 1e6);
     if (boot == 0)
         printf("boot time: VMM start -> boot-complete %.1f ms, "
                "HRT entry -> boot-complete %.1f ms\n",

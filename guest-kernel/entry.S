@@ -180,7 +180,10 @@ hrt_isr_return:
     .p2align 3
     .globl hrt_isr_table
 hrt_isr_table:
-    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .irp vec, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+    .quad hrt_isr_\vec
+    .endr
+    .irp vec, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     .quad hrt_isr_\vec
     .endr
 

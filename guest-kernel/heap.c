@@ -151,8 +151,7 @@ void hrt_free(void *ptr)
 
     if (!ptr)
         return;
-    if (header < cpu->heap_base ||
-        header >= cpu->heap_base + cpu->heap_size ||
+    if (header < cpu->heap_base || header >= cpu->heap_base + cpu->heap_size ||
         used->magic != (HEAP_MAGIC ^ header))
         hrt_panic("heap: invalid free of %p", ptr);
     flags = hrt_irq_save();

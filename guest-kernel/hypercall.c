@@ -37,8 +37,7 @@ uint64_t hrt_virt_to_phys(const void *virt)
 
 void *hrt_phys_to_virt(uint64_t phys)
 {
-    return (void *)(phys - hrt_boot_info->dmap_phys +
-                    hrt_boot_info->dmap_virt);
+    return (void *)(phys - hrt_boot_info->dmap_phys + hrt_boot_info->dmap_virt);
 }
 
 uint64_t hrt_tsc_to_us(uint64_t tsc_delta)

@@ -73,10 +73,10 @@ struct hrt_percpu {
     uint64_t user_fault_rip;
     uint64_t user_rbx; /* RBX and RDX at the ring-3 exit */
     uint64_t user_rdx;
-    uint64_t syscall_ring;  /* ring the last system call landed in */
+    uint64_t syscall_ring; /* ring the last system call landed in */
     uint64_t syscall_count;
 
-    volatile uint64_t ticks;    /* LAPIC timer interrupts */
+    volatile uint64_t ticks;          /* LAPIC timer interrupts */
     volatile uint64_t ipi_count;      /* HRT_VEC_IPI received */
     volatile uint64_t ipi_test_count; /* HRT_VEC_IPI_TEST received */
     uint64_t ipi_test_tsc;            /* TSC at the last test IPI */

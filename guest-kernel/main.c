@@ -70,8 +70,7 @@ static void fault_test_trigger(void)
 #endif
 
 /* Brings this CPU up, then meets the others before the tests run. */
-static void cpu_setup_and_rendezvous(struct hrt_percpu *cpu,
-                                     uint64_t entry_tsc)
+static void cpu_setup_and_rendezvous(struct hrt_percpu *cpu, uint64_t entry_tsc)
 {
     const struct hvm_boot_info *info = hrt_boot_info;
     uint32_t n;

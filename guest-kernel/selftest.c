@@ -71,7 +71,8 @@ static void test_exceptions(void)
         !exception_check(hrt_selftest_fault_de, 0, 0, reason, sizeof(reason)) ||
         !exception_check(fault_pf_unmapped, 14, UNMAPPED_ADDRESS, reason,
                          sizeof(reason)) ||
-        !exception_check(hrt_selftest_fault_gp, 13, 0, reason, sizeof(reason))) {
+        !exception_check(hrt_selftest_fault_gp, 13, 0, reason,
+                         sizeof(reason))) {
         hrt_test_report("exceptions", HVM_TEST_FAIL, "%s", reason);
         return;
     }
@@ -89,10 +90,9 @@ static void test_timer(void)
     while (cpu->ticks - first < TIMER_TEST_TICKS && !wait_expired(start))
         hrt_wait_interrupt();
     if (cpu->ticks - first < TIMER_TEST_TICKS) {
-        hrt_test_report("timer", HVM_TEST_FAIL,
-                        "%u ticks in %u us, expected %u",
-                        (unsigned)(cpu->ticks - first), WAIT_LIMIT_US,
-                        TIMER_TEST_TICKS);
+        hrt_test_report(
+            "timer", HVM_TEST_FAIL, "%u ticks in %u us, expected %u",
+            (unsigned)(cpu->ticks - first), WAIT_LIMIT_US, TIMER_TEST_TICKS);
         return;
     }
     /*
@@ -108,8 +108,8 @@ static void test_timer(void)
         return;
     }
     hrt_test_report("timer", HVM_TEST_PASS,
-                    "%u ticks while halted, period %u us",
-                    TIMER_TEST_TICKS, (unsigned)period);
+                    "%u ticks while halted, period %u us", TIMER_TEST_TICKS,
+                    (unsigned)period);
 }
 
 /* Each CPU sends one test IPI to the next and waits for the previous. */
@@ -135,11 +135,10 @@ static void test_ipi(void)
                         (unsigned)cpu->ipi_test_count, prev, WAIT_LIMIT_US);
         return;
     }
-    hrt_test_report("ipi", HVM_TEST_PASS,
-                    "sent to cpu%u, received from cpu%u after %u us", next,
-                    prev,
-                    (unsigned)hrt_tsc_to_us(cpu->ipi_test_tsc -
-                                            ipi_send_tsc[prev]));
+    hrt_test_report(
+        "ipi", HVM_TEST_PASS, "sent to cpu%u, received from cpu%u after %u us",
+        next, prev,
+        (unsigned)hrt_tsc_to_us(cpu->ipi_test_tsc - ipi_send_tsc[prev]));
 }
 
 void hrt_selftest_heap(void);
@@ -163,8 +162,7 @@ static void test_ring3(void)
                             hrt_user_stack_top(), RING3_LOOP_COUNT, 0);
     us = hrt_tsc_to_us(hrt_rdtsc() - start);
     if (cpu->user_fault_vector != ~0ULL) {
-        hrt_test_report("ring3", HVM_TEST_FAIL,
-                        "ring-3 exception %u at %p",
+        hrt_test_report("ring3", HVM_TEST_FAIL, "ring-3 exception %u at %p",
                         (unsigned)cpu->user_fault_vector,
                         (void *)cpu->user_fault_rip);
     } else if (cpu->user_rbx != expected || result != expected + 7) {

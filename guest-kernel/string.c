@@ -28,14 +28,8 @@ void *memcpy(void *dst, const void *src, size_t n)
     void *d = dst;
     const void *s = src;
 
-    __asm__ volatile("rep movsq"
-                     : "+D"(d), "+S"(s), "+c"(words)
-                     :
-                     : "memory");
-    __asm__ volatile("rep movsb"
-                     : "+D"(d), "+S"(s), "+c"(bytes)
-                     :
-                     : "memory");
+    __asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(words) : : "memory");
+    __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(bytes) : : "memory");
     return dst;
 }
 

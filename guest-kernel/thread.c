@@ -14,7 +14,7 @@ enum thread_state {
 };
 
 struct hrt_thread {
-    uint64_t rsp; /* saved stack pointer while switched out */
+    uint64_t rsp;            /* saved stack pointer while switched out */
     struct hrt_thread *next; /* circular list of this CPU's threads */
     enum thread_state state;
     uint64_t result;
@@ -101,13 +101,13 @@ struct hrt_thread *hrt_thread_create(hrt_thread_fn fn, uint64_t arg)
     /* The frame hrt_context_switch pops: r15..rbp, RFLAGS, return. */
     top = (uint64_t *)((uint8_t *)t->stack + THREAD_STACK_SIZE);
     top[-1] = (uint64_t)hrt_thread_trampoline;
-    top[-2] = 0x202; /* IF set, so the timer can preempt the thread */
-    top[-3] = 0;     /* rbp */
-    top[-4] = 0;     /* rbx */
-    top[-5] = (uint64_t)fn;  /* r12 */
-    top[-6] = arg;           /* r13 */
-    top[-7] = 0;     /* r14 */
-    top[-8] = 0;     /* r15 */
+    top[-2] = 0x202;        /* IF set, so the timer can preempt the thread */
+    top[-3] = 0;            /* rbp */
+    top[-4] = 0;            /* rbx */
+    top[-5] = (uint64_t)fn; /* r12 */
+    top[-6] = arg;          /* r13 */
+    top[-7] = 0;            /* r14 */
+    top[-8] = 0;            /* r15 */
     t->rsp = (uint64_t)&top[-8];
     flags = hrt_irq_save();
     t->next = cpu->current->next;

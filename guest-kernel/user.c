@@ -18,8 +18,8 @@
 
 uint64_t hrt_user_address(const char *blob_symbol)
 {
-    return hrt_boot_info->user_virt + (uint64_t)(blob_symbol -
-                                                 hrt_user_blob_start);
+    return hrt_boot_info->user_virt +
+           (uint64_t)(blob_symbol - hrt_user_blob_start);
 }
 
 /* Each CPU's ring-3 stack sits below the previous CPU's, at the top. */
@@ -79,12 +79,11 @@ int64_t hrt_syscall_dispatch(uint64_t nr, uint64_t arg0, uint64_t arg1,
  */
 static void syscall_from_ring3(struct hrt_frame *frame)
 {
-    frame->rax = (uint64_t)hrt_syscall_dispatch(frame->rax, frame->rdi,
-                                                frame->rsi, 3);
+    frame->rax =
+        (uint64_t)hrt_syscall_dispatch(frame->rax, frame->rdi, frame->rsi, 3);
     frame->rip = frame->rcx;
     frame->rsp += 128;
-    frame->rflags = (frame->r11 & USER_RFLAGS_MASK) | RFLAGS_IF |
-                    RFLAGS_FIXED;
+    frame->rflags = (frame->r11 & USER_RFLAGS_MASK) | RFLAGS_IF | RFLAGS_FIXED;
 }
 
 /*

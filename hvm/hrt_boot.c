@@ -30,7 +30,8 @@
 #define MIB (1ULL << 20)
 #define HUGE_ALIGN (2ULL * MIB)
 #define BOOT_INFO_SPACE (8ULL << 10)
-#define KERNEL_WINDOW_MAX (2ULL << 30) /* up to the top of the address space */
+#define KERNEL_WINDOW_MAX (2ULL << 30) /* up to the top of the address space   \
+                                        */
 #define HEAP_MIN (1ULL * MIB)
 
 /* Offsets inside one per-CPU block. */
@@ -111,16 +112,15 @@ static int layout_compute(struct hrt_boot *boot, char *err, size_t errlen)
     boot->pt_offset = BOOT_INFO_SPACE;
     boot->pt_size = HRT_IMAGE_OFFSET - BOOT_INFO_SPACE;
     if (boot->elf.phys_start - config->hrt_gpa < HRT_IMAGE_OFFSET)
-        return fail(err, errlen,
-                    "HRT image starts at offset 0x%llx, below the 2 MiB "
-                    "reserved for boot data",
-                    (unsigned long long)(boot->elf.phys_start -
-                                         config->hrt_gpa));
+        return fail(
+            err, errlen,
+            "HRT image starts at offset 0x%llx, below the 2 MiB "
+            "reserved for boot data",
+            (unsigned long long)(boot->elf.phys_start - config->hrt_gpa));
     boot->percpu_offset = align_up(image_end, HUGE_ALIGN);
     boot->percpu_stride = CPU_BLOCK_SIZE;
-    boot->user_offset = align_up(boot->percpu_offset +
-                                     config->nr_cpus * CPU_BLOCK_SIZE,
-                                 HUGE_ALIGN);
+    boot->user_offset = align_up(
+        boot->percpu_offset + config->nr_cpus * CPU_BLOCK_SIZE, HUGE_ALIGN);
     boot->user_size = config->user_region ? HRT_USER_REGION_SIZE : 0;
     boot->heap_offset = boot->user_offset + boot->user_size;
     need = boot->heap_offset + HEAP_MIN;
@@ -132,8 +132,9 @@ static int layout_compute(struct hrt_boot *boot, char *err, size_t errlen)
                     config->nr_cpus,
                     (unsigned long long)(align_up(need, HUGE_ALIGN) / MIB));
     if (boot->user_offset >= KERNEL_WINDOW_MAX)
-        return fail(err, errlen, "HRT per-CPU data does not fit the 2 GiB "
-                                 "kernel window");
+        return fail(err, errlen,
+                    "HRT per-CPU data does not fit the 2 GiB "
+                    "kernel window");
     return 0;
 }
 
@@ -266,10 +267,9 @@ static void cpu_prepare(struct hrt_boot *boot, struct hvm_boot_info *info,
     cpu->gdt = kernel_virt(block + CPU_GDT);
     cpu->percpu = kernel_virt(block + CPU_PERCPU);
     /* RSP0 is unused while every gate has an IST; point it at the stack. */
-    tss_limit = vmm_x86_tss_build(mem + block + CPU_TSS, cpu->stack_top,
-                                  cpu->ist_top);
-    vmm_x86_gdt_build((uint64_t *)(mem + block + CPU_GDT), cpu->tss,
-                      tss_limit);
+    tss_limit =
+        vmm_x86_tss_build(mem + block + CPU_TSS, cpu->stack_top, cpu->ist_top);
+    vmm_x86_gdt_build((uint64_t *)(mem + block + CPU_GDT), cpu->tss, tss_limit);
 
     memset(state, 0, sizeof(*state));
     state->cr3 = boot->pml4_gpa;
@@ -327,8 +327,8 @@ static int image_load(struct hrt_boot *boot)
     memset(config->hrt_hva, 0, boot->heap_offset);
     if (vmm_elf_load(boot->image, config->image_size, &target, &boot->elf,
                      elf_error, sizeof(elf_error)) < 0) {
-        vmm_error("HRT boot %u: loading the image failed: %s",
-                  boot->boot_count, elf_error);
+        vmm_error("HRT boot %u: loading the image failed: %s", boot->boot_count,
+                  elf_error);
         return -1;
     }
     if (page_tables_build(boot, &dmap_size) < 0) {
@@ -538,8 +538,7 @@ static int64_t boot_complete_hypercall(struct vmm_vcpu *vcpu,
     boot->times.complete_tsc = now_tsc;
     pthread_cond_broadcast(&boot->cond);
     pthread_mutex_unlock(&boot->lock);
-    vmm_info("HRT boot %u complete (vCPU %u)", boot->boot_count,
-             vcpu->index);
+    vmm_info("HRT boot %u complete (vCPU %u)", boot->boot_count, vcpu->index);
     return HVM_OK;
 }
 

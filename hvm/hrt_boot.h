@@ -32,15 +32,15 @@
 
 struct hrt_boot_config {
     struct vmm_vm *vm;
-    uint64_t hrt_gpa;      /* HRT memory: 2 MiB aligned guest physical */
-    uint64_t hrt_size;     /* bytes, a multiple of 2 MiB */
-    uint8_t *hrt_hva;      /* host address of hrt_gpa */
-    unsigned nr_cpus;      /* HRT vCPUs, at most HVM_MAX_HRT_CPUS */
+    uint64_t hrt_gpa;  /* HRT memory: 2 MiB aligned guest physical */
+    uint64_t hrt_size; /* bytes, a multiple of 2 MiB */
+    uint8_t *hrt_hva;  /* host address of hrt_gpa */
+    unsigned nr_cpus;  /* HRT vCPUs, at most HVM_MAX_HRT_CPUS */
     unsigned vcpu_index[HVM_MAX_HRT_CPUS]; /* created vCPUs, HRT CPU order */
-    uint32_t flags;        /* HVM_BOOT_* */
+    uint32_t flags;                        /* HVM_BOOT_* */
     uint32_t selftest_mask;
-    int user_region;       /* map an identity ring-3 region */
-    const void *image;     /* ELF image, copied by hrt_boot_init */
+    int user_region;   /* map an identity ring-3 region */
+    const void *image; /* ELF image, copied by hrt_boot_init */
     size_t image_size;
     uint64_t vmm_start_ns; /* vmm_now_ns() when the VMM started */
 };
@@ -79,12 +79,12 @@ struct hrt_boot {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    uint32_t boot_count;    /* of the image loaded last */
-    uint64_t generation;    /* bumped when a loaded image may start */
+    uint32_t boot_count; /* of the image loaded last */
+    uint64_t generation; /* bumped when a loaded image may start */
     unsigned parked;
     int reboot_requested;
     int load_failed;
-    int complete;           /* boot-complete seen for boot_count */
+    int complete; /* boot-complete seen for boot_count */
     struct hrt_boot_times times;
 };
 

@@ -29,8 +29,7 @@
 static const char *const expected_tests[] = {
     "exceptions", "heap", "timer", "ipi", "threads", "ring3",
 };
-#define EXPECTED_TEST_COUNT \
-    (sizeof(expected_tests) / sizeof(expected_tests[0]))
+#define EXPECTED_TEST_COUNT (sizeof(expected_tests) / sizeof(expected_tests[0]))
 
 struct hrt_test_options {
     unsigned hrt_cpus;
@@ -66,14 +65,28 @@ static const char usage[] =
     "  -v, -q, --trace FILE   more output, errors only, debug trace\n";
 
 static const char *const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
-    "#OF overflow", "#BR bound range", "#UD invalid opcode",
-    "#NM device not available", "#DF double fault",
-    "coprocessor segment overrun", "#TS invalid TSS",
-    "#NP segment not present", "#SS stack fault",
-    "#GP general protection", "#PF page fault", "reserved",
-    "#MF x87 floating point", "#AC alignment check", "#MC machine check",
-    "#XM SIMD floating point", "#VE virtualization", "#CP control protection",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor segment overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved",
+    "#MF x87 floating point",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD floating point",
+    "#VE virtualization",
+    "#CP control protection",
 };
 
 static const char *vector_name(uint32_t vector)
@@ -98,6 +111,49 @@ static int parse_unsigned(const char *text, unsigned max, unsigned *value)
     return 0;
 }
 
+/* Stores the value of one command option. Returns 0, or -1 if invalid. */
+static int option_store(int opt, const char *arg, struct hrt_test_options *opts)
+{
+    switch (opt) {
+    case 'c':
+        if (parse_unsigned(arg, HVM_MAX_HRT_CPUS, &opts->hrt_cpus) == 0 &&
+            opts->hrt_cpus > 0)
+            return 0;
+        fprintf(stderr, "hvm hrt-test: invalid --hrt-cpus '%s': give 1 to %u\n",
+                arg, HVM_MAX_HRT_CPUS);
+        return -1;
+    case 'r':
+        if (parse_unsigned(arg, MAX_REBOOTS, &opts->reboots) == 0)
+            return 0;
+        fprintf(stderr, "hvm hrt-test: invalid --reboot '%s': give 0 to %u\n",
+                arg, MAX_REBOOTS);
+        return -1;
+    case 'i':
+        opts->image_path = arg;
+        return 0;
+    case 'm':
+        if (vmm_parse_size(arg, &opts->hrt_mem) == 0)
+            return 0;
+        fprintf(stderr,
+                "hvm hrt-test: invalid --hrt-mem '%s': give a size "
+                "such as 64M\n",
+                arg);
+        return -1;
+    case 't':
+        if (parse_unsigned(arg, 86400, &opts->timeout_s) == 0 &&
+            opts->timeout_s > 0)
+            return 0;
+        fprintf(stderr,
+                "hvm hrt-test: invalid --timeout '%s': give 1 to "
+                "86400 seconds\n",
+                arg);
+        return -1;
+    default:
+        fputs(usage, stderr);
+        return -1;
+    }
+}
+
 static int options_parse(int argc, char **argv, struct hrt_test_options *opts)
 {
     static const struct option long_options[] = {
@@ -115,52 +171,16 @@ static int options_parse(int argc, char **argv, struct hrt_test_options *opts)
     while ((opt = getopt_long(argc, argv, "vqh", long_options, NULL)) != -1) {
         int common = hvm_common_option(opt, optarg);
 
-        if (common != 0) {
-            if (common < 0)
-                return -1;
+        if (common < 0)
+            return -1;
+        if (common > 0)
             continue;
-        }
-        switch (opt) {
-        case 'c':
-            if (parse_unsigned(optarg, HVM_MAX_HRT_CPUS, &opts->hrt_cpus) < 0 ||
-                opts->hrt_cpus == 0) {
-                fprintf(stderr, "hvm hrt-test: invalid --hrt-cpus '%s': "
-                                "give 1 to %u\n", optarg, HVM_MAX_HRT_CPUS);
-                return -1;
-            }
-            break;
-        case 'r':
-            if (parse_unsigned(optarg, MAX_REBOOTS, &opts->reboots) < 0) {
-                fprintf(stderr, "hvm hrt-test: invalid --reboot '%s': give "
-                                "0 to %u\n", optarg, MAX_REBOOTS);
-                return -1;
-            }
-            break;
-        case 'i':
-            opts->image_path = optarg;
-            break;
-        case 'm':
-            if (vmm_parse_size(optarg, &opts->hrt_mem) < 0) {
-                fprintf(stderr, "hvm hrt-test: invalid --hrt-mem '%s': give "
-                                "a size such as 64M\n", optarg);
-                return -1;
-            }
-            break;
-        case 't':
-            if (parse_unsigned(optarg, 86400, &opts->timeout_s) < 0 ||
-                opts->timeout_s == 0) {
-                fprintf(stderr, "hvm hrt-test: invalid --timeout '%s': give "
-                                "1 to 86400 seconds\n", optarg);
-                return -1;
-            }
-            break;
-        case 'h':
+        if (opt == 'h') {
             fputs(usage, stdout);
             exit(0);
-        default:
-            fputs(usage, stderr);
-            return -1;
         }
+        if (option_store(opt, optarg, opts) < 0)
+            return -1;
     }
     if (optind < argc) {
         fprintf(stderr, "hvm hrt-test: unexpected argument '%s'\n%s",
@@ -247,8 +267,8 @@ static int64_t panic_hypercall(struct vmm_vcpu *vcpu,
     }
     vmm_guest_string(message, report.message, sizeof(message));
     if (report.cpu != (uint32_t)cpu)
-        vmm_warn("HRT panic report names cpu%u but came from cpu%d",
-                 report.cpu, cpu);
+        vmm_warn("HRT panic report names cpu%u but came from cpu%d", report.cpu,
+                 cpu);
     vmm_error("HRT panic on cpu%d: vector %u (%s), error code 0x%llx, "
               "RIP 0x%llx, CR2 0x%llx, RSP 0x%llx: %s",
               cpu, report.vector, vector_name(report.vector),
@@ -288,8 +308,7 @@ static int64_t test_result_hypercall(struct vmm_vcpu *vcpu,
     vmm_guest_string(detail, result.detail, sizeof(detail));
     index = expected_test_index(name);
     pthread_mutex_lock(&state->lock);
-    printf("%s  cpu%-2d %-11s %s\n", labels[result.status], cpu, name,
-           detail);
+    printf("%s  cpu%-2d %-11s %s\n", labels[result.status], cpu, name, detail);
     fflush(stdout);
     if (index >= 0)
         state->reported[cpu] |= 1u << index;
@@ -342,8 +361,8 @@ static int partition_plan(const struct hrt_test_options *opts,
         .hrt_cpus = opts->hrt_cpus,
         .hrt_mem = opts->hrt_mem,
         .max_vcpus = VMM_MAX_VCPUS,
-        .host_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) *
-                    (uint64_t)sysconf(_SC_PAGESIZE),
+        .host_mem =
+            (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE),
     };
     char err[256];
     int kvm = vmm_kvm_open();
@@ -372,8 +391,8 @@ static struct vmm_vm *vm_build(const struct vmm_partition *plan,
 
     if (vm == NULL)
         return NULL;
-    region = vmm_memory_add(vm, "hrt", plan->hrt_range.gpa,
-                            plan->hrt_range.size);
+    region =
+        vmm_memory_add(vm, "hrt", plan->hrt_range.gpa, plan->hrt_range.size);
     if (region == NULL)
         goto fail;
     for (unsigned i = 0; i < plan->hrt_cpus; i++) {
@@ -437,8 +456,8 @@ static int boot_results_check(struct hrt_test_state *state, uint32_t boot)
         for (size_t i = 0; i < EXPECTED_TEST_COUNT; i++) {
             if (state->reported[cpu] & (1u << i))
                 continue;
-            vmm_error("boot %u: cpu%u did not report the '%s' test", boot,
-                      cpu, expected_tests[i]);
+            vmm_error("boot %u: cpu%u did not report the '%s' test", boot, cpu,
+                      expected_tests[i]);
             ok = 0;
         }
     }
@@ -449,9 +468,9 @@ static void boot_time_print(const struct hrt_test_state *state, uint32_t boot,
                             const struct hrt_boot_times *t)
 {
     double total_ms = (double)(t->complete_ns - t->request_ns) / 1e6;
-    double guest_ms = (double)hrt_boot_tsc_to_us(&state->boot,
-                                                 t->complete_tsc -
-                                                     t->entry_tsc) / 1e3;
+    double guest_ms = (double)hrt_boot_tsc_to_us(
+                          &state->boot, t->complete_tsc - t->entry_tsc) /
+                      1e3;
 
     vmm_info("boot %u: %.1f ms to prepare and release the HRT CPUs, %.1f ms "
              "from release to boot-complete",

@@ -23,7 +23,10 @@ images=""
 while [ $# -gt 0 ]; do
     case $1 in
     --exclude-section)
-        [ $# -ge 2 ] || { echo "$0: --exclude-section needs a name" >&2; exit 2; }
+        if [ $# -lt 2 ]; then
+            echo "$0: --exclude-section needs a name" >&2
+            exit 2
+        fi
         excluded="$excluded $2"
         shift 2
         ;;
@@ -48,7 +51,17 @@ if ! command -v "$objdump" >/dev/null 2>&1; then
 fi
 
 # Mnemonics after prefixes are stripped; lar/lsl may carry a size suffix.
-rejected='^(cmpxchg16b|xsave[a-z0-9]*|xrstor[a-z0-9]*|xgetbv|xsetbv|ldmxcsr|stmxcsr|fwait|wait|popcnt[wlq]?|crc32[bwlq]?|andn|bextr|blsi|blsr|blsmsk|bzhi|pdep|pext|rorx|sarx|shlx|shrx|mulx|adcx|adox|clwb|rdtscp|rdpid|movbe[wlq]?|lar[wlq]?|lsl[wlq]?|verr|verw|stac|clac|monitor|monitorx|invpcid|rdpkru|wrpkru|int3|int|int1|icebp|vmcall|vmmcall)$'
+rejected_list='
+    cmpxchg16b xsave[a-z0-9]* xrstor[a-z0-9]* xgetbv xsetbv ldmxcsr stmxcsr
+    fwait wait popcnt[wlq]? crc32[bwlq]? andn bextr blsi blsr blsmsk bzhi
+    pdep pext rorx sarx shlx shrx mulx adcx adox clwb rdtscp rdpid
+    movbe[wlq]? lar[wlq]? lsl[wlq]? verr verw stac clac monitor monitorx
+    invpcid rdpkru wrpkru int3 int int1 icebp vmcall vmmcall'
+rejected=$(printf '%s' "$rejected_list" | tr -s ' \n' '  ' |
+    sed 's/^ *//; s/ *$//; s/ /|/g')
+rejected="^($rejected)\$"
+prefixes='lock|rep|repz|repe|repnz|repne|data16|data32|addr32'
+prefixes="^($prefixes|cs|ds|es|fs|gs|ss|notrack|bnd|rex([.][wrxb]+)?)\$"
 simd_register='%([xyz]?mm[0-9]+|k[0-7])'
 
 status=0
@@ -59,8 +72,12 @@ for image in $images; do
     fi
     report=$("$objdump" -d --no-show-raw-insn -M att "$image" | awk \
         -v excluded="$excluded" -v rejected="$rejected" \
-        -v simd="$simd_register" -v image="$image" '
-        BEGIN { n = split(excluded, list, " "); for (i = 1; i <= n; i++) skip[list[i]] = 1 }
+        -v prefixes="$prefixes" -v simd="$simd_register" -v image="$image" '
+        BEGIN {
+            n = split(excluded, list, " ")
+            for (i = 1; i <= n; i++)
+                skip[list[i]] = 1
+        }
         /^Disassembly of section / {
             section = $4; sub(/:$/, "", section); next
         }
@@ -70,7 +87,7 @@ for image in $images; do
             count++
             n = split(line, word, /[ \t]+/)
             i = 1
-            while (i <= n && word[i] ~ /^(lock|rep|repz|repe|repnz|repne|data16|data32|addr32|cs|ds|es|fs|gs|ss|notrack|bnd|rex(\.[wrxb]+)?)$/)
+            while (i <= n && word[i] ~ prefixes)
                 i++
             if (word[i] ~ rejected || line ~ simd) {
                 addr = $1; sub(/:$/, "", addr)
@@ -79,8 +96,10 @@ for image in $images; do
             }
         }
         END { printf "#summary %d %d\n", count, bad }')
-    checked=$(printf '%s\n' "$report" | sed -n 's/^#summary \([0-9]*\) .*/\1/p')
-    found=$(printf '%s\n' "$report" | sed -n 's/^#summary [0-9]* \([0-9]*\)$/\1/p')
+    checked=$(printf '%s\n' "$report" |
+        sed -n 's/^#summary \([0-9]*\) .*/\1/p')
+    found=$(printf '%s\n' "$report" |
+        sed -n 's/^#summary [0-9]* \([0-9]*\)$/\1/p')
     printf '%s\n' "$report" | grep -v '^#summary' || true
     if [ "${checked:-0}" -eq 0 ]; then
         echo "$image: no instructions found; is it an x86-64 ELF image?" >&2

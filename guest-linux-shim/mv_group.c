@@ -55,7 +55,6 @@ void mv_signal_self(struct mv_group *group, int signo)
     uint64_t unblock = 1ULL << (signo - 1);
     long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
 
-    fflush(stderr);
     mv_syscall6(SYS_rt_sigaction, signo, (long)&action, 0, 8, 0, 0);
     mv_syscall6(SYS_tgkill, pid, group->partner_tid, signo, 0, 0, 0);
     mv_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0,
@@ -218,7 +217,7 @@ static enum vmm_action on_internal_error(struct vmm_vcpu *vcpu, void *ctx)
     vmm_vcpu_dump(vcpu, "KVM cannot run an instruction of the program in "
                         "the HRT (sending SIGILL)");
     if (mv.options.privilege == MV_PRIVILEGE_KERNEL)
-        fprintf(stderr, "hvm: ring-0 code is interpreted by KVM on this "
+        vmm_print_raw("hvm: ring-0 code is interpreted by KVM on this "
                         "host and some instructions are not supported; "
                         "use --privilege user\n");
     mv_signal_self(vcpu->user, SIGILL);
@@ -250,7 +249,7 @@ static int64_t on_console_write(struct vmm_vcpu *vcpu,
     text = vmm_gpa_to_hva(vcpu->vm, call->args[0], length);
     if (text == NULL)
         return HVM_ERR_FAULT;
-    fprintf(stderr, "hrt: %.*s", (int)length, text);
+    vmm_print_raw("hrt: %.*s", (int)length, text);
     return (int64_t)length;
 }
 
@@ -265,7 +264,7 @@ static int64_t on_panic(struct vmm_vcpu *vcpu,
     if (report == NULL)
         mv_die("the HRT panicked with an invalid report address");
     vmm_guest_string(message, report->message, sizeof(message));
-    fprintf(stderr,
+    vmm_print_raw(
             "hvm: HRT panic on vCPU %u: %s (vector %u, error 0x%llx, RIP "
             "0x%llx, CR2 0x%llx)\n",
             vcpu->index, message, report->vector,

@@ -13,7 +13,7 @@
 #include "mv.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -255,43 +255,94 @@ struct vma {
     char name[64];
 };
 
+static uint64_t parse_hex(const char **cursor)
+{
+    uint64_t value = 0;
+    const char *p = *cursor;
+
+    for (;; p++) {
+        unsigned digit;
+
+        if (*p >= '0' && *p <= '9')
+            digit = (unsigned)(*p - '0');
+        else if (*p >= 'a' && *p <= 'f')
+            digit = (unsigned)(*p - 'a' + 10);
+        else
+            break;
+        value = value * 16 + digit;
+    }
+    *cursor = p;
+    return value;
+}
+
+/* Parses "start-end perms offset dev inode name" of /proc/self/maps. */
 static int parse_maps_line(const char *line, struct vma *vma)
 {
-    unsigned long long start, end;
-    char perms[8];
-    int consumed = 0;
+    const char *p = line;
+    unsigned fields = 0;
+    size_t length = 0;
 
-    vma->name[0] = '\0';
-    if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &start, &end, perms,
-               &consumed) < 3)
+    vma->start = parse_hex(&p);
+    if (*p++ != '-')
         return -1;
-    vma->start = start;
-    vma->end = end;
-    vma->prot = (perms[0] == 'r' ? PROT_READ : 0) |
-                (perms[1] == 'w' ? PROT_WRITE : 0) |
-                (perms[2] == 'x' ? PROT_EXEC : 0);
-    if (consumed > 0)
-        snprintf(vma->name, sizeof(vma->name), "%s", line + consumed);
-    vma->name[strcspn(vma->name, "\n")] = '\0';
+    vma->end = parse_hex(&p);
+    if (*p++ != ' ' || p[0] == '\0' || p[1] == '\0' || p[2] == '\0')
+        return -1;
+    vma->prot = (p[0] == 'r' ? PROT_READ : 0) |
+                (p[1] == 'w' ? PROT_WRITE : 0) |
+                (p[2] == 'x' ? PROT_EXEC : 0);
+    /* Skip perms, offset, device and inode to reach the name. */
+    while (*p != '\0' && fields < 4) {
+        while (*p != '\0' && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+        fields++;
+    }
+    while (p[length] != '\0' && length < sizeof(vma->name) - 1) {
+        vma->name[length] = p[length];
+        length++;
+    }
+    vma->name[length] = '\0';
     return 0;
 }
 
-/* Calls visit for every mapping of the process. Not for partner paths. */
+/*
+ * Calls visit for every mapping of the process. vCPU threads call this
+ * while application code in the guest may hold C-library locks (malloc,
+ * stdio), so it reads the file with raw system calls into a stack buffer.
+ */
 static int maps_for_each(int (*visit)(const struct vma *vma, void *ctx),
                          void *ctx)
 {
-    FILE *maps = fopen("/proc/self/maps", "re");
-    char line[512];
-    struct vma vma;
+    char buffer[8192];
+    size_t filled = 0;
     int result = 0;
+    long fd = mv_syscall6(SYS_openat, AT_FDCWD, (long)"/proc/self/maps",
+                          O_RDONLY | O_CLOEXEC, 0, 0, 0);
 
-    if (maps == NULL)
+    if (fd < 0)
         return -1;
-    while (result == 0 && fgets(line, sizeof(line), maps) != NULL) {
-        if (parse_maps_line(line, &vma) == 0)
-            result = visit(&vma, ctx);
+    while (result == 0) {
+        long got = mv_syscall6(SYS_read, fd, (long)(buffer + filled),
+                               (long)(sizeof(buffer) - 1 - filled), 0, 0, 0);
+        char *line = buffer, *newline;
+        struct vma vma;
+
+        if (got <= 0)
+            break;
+        filled += (size_t)got;
+        buffer[filled] = '\0';
+        while (result == 0 && (newline = strchr(line, '\n')) != NULL) {
+            *newline = '\0';
+            if (parse_maps_line(line, &vma) == 0)
+                result = visit(&vma, ctx);
+            line = newline + 1;
+        }
+        filled -= (size_t)(line - buffer);
+        memmove(buffer, line, filled);
     }
-    fclose(maps);
+    mv_syscall6(SYS_close, fd, 0, 0, 0, 0, 0);
     return result;
 }
 

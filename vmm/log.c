@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int vmm_log_level = VMM_LOG_WARN;
 
@@ -40,11 +41,23 @@ void vmm_log(enum vmm_log_level level, const char *fmt, ...)
 
     pthread_mutex_lock(&log_lock);
     if ((int)level <= vmm_log_level) {
+        /*
+         * Format on the stack and write(2) directly: in a hybridized
+         * process, application code shares this C library and may hold
+         * the lock of stderr while the VMM handles its exit.
+         */
+        char line[1024];
+        int length = snprintf(line, sizeof(line), "hvm: %s: ",
+                              level_names[level]);
+
         va_start(args, fmt);
-        fprintf(stderr, "hvm: %s: ", level_names[level]);
-        vfprintf(stderr, fmt, args);
-        fputc('\n', stderr);
+        length += vsnprintf(line + length, sizeof(line) - (size_t)length,
+                            fmt, args);
         va_end(args);
+        if (length > (int)sizeof(line) - 2)
+            length = (int)sizeof(line) - 2;
+        line[length++] = '\n';
+        vmm_write_all(2, line, (size_t)length);
     }
     if (trace_file != NULL) {
         struct timespec now;
@@ -58,6 +71,36 @@ void vmm_log(enum vmm_log_level level, const char *fmt, ...)
         va_end(args);
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+void vmm_write_all(int fd, const char *text, size_t length)
+{
+    while (length > 0) {
+        ssize_t written = write(fd, text, length);
+
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0)
+            return;
+        text += written;
+        length -= (size_t)written;
+    }
+}
+
+void vmm_print_raw(const char *fmt, ...)
+{
+    char text[1024];
+    va_list args;
+    int length;
+
+    va_start(args, fmt);
+    length = vsnprintf(text, sizeof(text), fmt, args);
+    va_end(args);
+    if (length < 0)
+        return;
+    if (length >= (int)sizeof(text))
+        length = (int)sizeof(text) - 1;
+    vmm_write_all(2, text, (size_t)length);
 }
 
 void vmm_error_errno(const char *operation)

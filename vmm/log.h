@@ -31,6 +31,15 @@ void vmm_log(enum vmm_log_level level, const char *fmt, ...)
 #define vmm_debug(...) vmm_log(VMM_LOG_DEBUG, __VA_ARGS__)
 
 /*
+ * Writes all of text to fd with write(2), without stdio: safe where
+ * another thread may hold the stdio locks.
+ */
+void vmm_write_all(int fd, const char *text, size_t length);
+
+/* Prints to stderr like fprintf, through vmm_write_all (no stdio lock). */
+void vmm_print_raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * Logs "OPERATION failed: strerror(errno)" at error level. The one idiom
  * for a failed system call or ioctl during set-up.
  */

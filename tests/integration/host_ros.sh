@@ -155,6 +155,38 @@ sigterm)
     compare
     expect_status 143
     ;;
+memory) both "$programs/memory"; expect_status 0 ;;
+protect-fault) both "$programs/protect_fault"; expect_status 139 ;;
+privilege-user)
+    run_in native echo ring three
+    (cd "$work/hybrid" && "$hvm" exec --privilege user -- echo ring three \
+        >"$work/hybrid.out" 2>"$work/hybrid.err")
+    echo $? >"$work/hybrid.status"
+    compare
+    ;;
+privilege-kernel)
+    # Ring-0 code is interpreted where KVM lacks hardware support, and the
+    # emulator rejects SSE: only code without it runs there, like `true`.
+    run_in native true
+    (cd "$work/hybrid" && "$hvm" exec --privilege kernel -- true \
+        >"$work/hybrid.out" 2>"$work/hybrid.err")
+    echo $? >"$work/hybrid.status"
+    compare
+    ;;
+stats)
+    "$hvm" exec --stats -- echo counted >"$work/out" 2>"$work/err"
+    grep -q '^counted$' "$work/out" || fail "program output missing"
+    grep -q 'system calls forwarded (.*write 1' "$work/err" ||
+        fail "no forwarded write in the statistics"
+    grep -q 'HRT code' "$work/err" || fail "no time split in the statistics"
+    cat "$work/err"
+    ;;
+script-exec)
+    # A script's interpreter execs the real program: both run in the HRT.
+    printf '#!/bin/sh\nexec lua5.4 -e "print(6 * 7)"\n' >"$work/inputs/run.sh"
+    chmod +x "$work/inputs/run.sh"
+    both ./run.sh
+    ;;
 missing)
     "$hvm" exec -- /nonexistent/program 2>"$work/err"
     status=$?

@@ -312,11 +312,7 @@ static void boot_info_fill(struct hrt_boot *boot, struct hvm_boot_info *info,
     info->selftest_mask = config->selftest_mask;
 }
 
-/*
- * Zeroes HRT memory below the heap, loads the image and builds every
- * boot structure for boot number boot->boot_count. Returns 0 or -1.
- */
-static int image_load(struct hrt_boot *boot)
+int hrt_boot_load(struct hrt_boot *boot)
 {
     const struct hrt_boot_config *config = &boot->config;
     struct vmm_elf_target target = elf_target(boot);
@@ -427,7 +423,7 @@ static void reboot_perform(struct hrt_boot *boot)
     boot->reboot_requested = 0;
     for (unsigned i = 0; i < boot->config.nr_cpus; i++)
         vcpu_reset(boot->cpus[i].vcpu);
-    if (image_load(boot) < 0) {
+    if (hrt_boot_load(boot) < 0) {
         boot->load_failed = 1;
         vmm_vm_stop(vm, 1);
         pthread_cond_broadcast(&boot->cond);
@@ -576,7 +572,7 @@ int hrt_boot_start(struct hrt_boot *boot)
     vmm_hypercall_register(vm, HVM_HC_REBOOT, reboot_hypercall, boot);
     pthread_mutex_lock(&boot->lock);
     boot->times.request_ns = boot->config.vmm_start_ns;
-    if (image_load(boot) < 0) {
+    if (hrt_boot_load(boot) < 0) {
         pthread_mutex_unlock(&boot->lock);
         return -1;
     }

@@ -95,6 +95,14 @@ struct hrt_boot {
 int hrt_boot_init(struct hrt_boot *boot, const struct hrt_boot_config *config,
                   char *err, size_t errlen);
 
+/*
+ * Zeroes HRT memory below the heap, loads the image and builds the page
+ * tables, GDTs, TSSs, struct hvm_boot_info and each CPU's register state
+ * (boot->cpus[i].state) for boot number boot->boot_count. Touches no
+ * vCPU; hrt_boot_start() and reboots call it. Returns 0 or -1.
+ */
+int hrt_boot_load(struct hrt_boot *boot);
+
 /* Releases what hrt_boot_init allocated. The vCPU threads must be gone. */
 void hrt_boot_destroy(struct hrt_boot *boot);
 

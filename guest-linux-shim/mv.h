@@ -18,6 +18,9 @@
 
 #define MV_MAX_SYSCALL 512
 #define MV_PARTNER_STACK_SIZE (256 * 1024)
+#define MV_HUGE_PAGE_SIZE (2ULL << 20)
+/* A partner polls at most this many times MV_SPIN_NS before it sleeps. */
+#define MV_SPIN_MAX_FACTOR 20
 
 /* Where the HRT's private memory sits in guest physical space: above
  * every user address of the host (they end at 2^47). */

@@ -11,7 +11,11 @@
  *              three IST stacks for each HRT CPU
  *   next 2 MiB the ring-3 region (optional), identity-mapped with U=1
  *   next 2 MiB heap, to the end of HRT memory
- * Everything below the heap is zeroed before each (re)boot.
+ * Before each (re)boot the VMM zeroes what the kernel reads before it
+ * writes: the boot info, the image range, the per-CPU blocks and the
+ * start of the ring-3 region. Page-table pages come zeroed from the
+ * builder. Stacks and the heap keep old bytes, because zeroing them on
+ * the host costs a first-touch fault per page.
  */
 #include "hrt_boot.h"
 
@@ -149,6 +153,18 @@ static struct vmm_elf_target elf_target(const struct hrt_boot *boot)
     return target;
 }
 
+/*
+ * Returns the guest's TSC rate in kHz. KVM_GET_TSC_KHZ answers at once
+ * and is the rate the guest sees; the host calibration (vmm_tsc_khz,
+ * tens of milliseconds on first use) is the fallback.
+ */
+static uint64_t guest_tsc_khz(struct vmm_vcpu *vcpu)
+{
+    int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+
+    return khz > 0 ? (uint64_t)khz : vmm_tsc_khz();
+}
+
 static void cond_init_monotonic(pthread_cond_t *cond)
 {
     pthread_condattr_t attr;
@@ -186,12 +202,12 @@ int hrt_boot_init(struct hrt_boot *boot, const struct hrt_boot_config *config,
         return fail(err, errlen, "HRT boot: out of memory for the image");
     memcpy(boot->image, config->image, config->image_size);
     boot->config.image = boot->image;
-    boot->tsc_khz = vmm_tsc_khz();
     for (unsigned i = 0; i < config->nr_cpus; i++) {
         boot->cpus[i].boot = boot;
         boot->cpus[i].cpu = i;
         boot->cpus[i].vcpu = config->vm->vcpus[config->vcpu_index[i]];
     }
+    boot->tsc_khz = guest_tsc_khz(boot->cpus[0].vcpu);
     pthread_mutex_init(&boot->lock, NULL);
     cond_init_monotonic(&boot->cond);
     return 0;
@@ -312,6 +328,22 @@ static void boot_info_fill(struct hrt_boot *boot, struct hvm_boot_info *info,
     info->selftest_mask = config->selftest_mask;
 }
 
+/* Zeroes the ranges listed at the top of this file. */
+static void memory_clear(struct hrt_boot *boot)
+{
+    uint8_t *mem = boot->config.hrt_hva;
+    uint64_t image_end = boot->elf.phys_end - boot->config.hrt_gpa;
+
+    memset(mem, 0, BOOT_INFO_SPACE);
+    memset(mem + HRT_IMAGE_OFFSET, 0,
+           align_up(image_end, VMM_PAGE_SIZE) - HRT_IMAGE_OFFSET);
+    for (unsigned i = 0; i < boot->config.nr_cpus; i++)
+        memset(mem + boot->percpu_offset + i * boot->percpu_stride, 0,
+               CPU_STACK);
+    if (boot->user_size != 0)
+        memset(mem + boot->user_offset, 0, HRT_USER_CODE_SIZE);
+}
+
 int hrt_boot_load(struct hrt_boot *boot)
 {
     const struct hrt_boot_config *config = &boot->config;
@@ -320,7 +352,7 @@ int hrt_boot_load(struct hrt_boot *boot)
     uint64_t dmap_size;
     char elf_error[256];
 
-    memset(config->hrt_hva, 0, boot->heap_offset);
+    memory_clear(boot);
     if (vmm_elf_load(boot->image, config->image_size, &target, &boot->elf,
                      elf_error, sizeof(elf_error)) < 0) {
         vmm_error("HRT boot %u: loading the image failed: %s", boot->boot_count,

@@ -26,6 +26,8 @@
 #define HRT_IST_STACK_SIZE (16ULL << 10)
 /* Size of the identity-mapped ring-3 region (code copy and stacks). */
 #define HRT_USER_REGION_SIZE (2ULL << 20)
+/* Start of the ring-3 region that receives the kernel's ring-3 code. */
+#define HRT_USER_CODE_SIZE (64ULL << 10)
 /* Offset of the kernel image in HRT memory (the linker script agrees). */
 #define HRT_IMAGE_OFFSET (2ULL << 20)
 #define HRT_LAPIC_PHYS 0xfee00000ULL
@@ -96,7 +98,7 @@ int hrt_boot_init(struct hrt_boot *boot, const struct hrt_boot_config *config,
                   char *err, size_t errlen);
 
 /*
- * Zeroes HRT memory below the heap, loads the image and builds the page
+ * Zeroes the HRT's boot data, loads the image and builds the page
  * tables, GDTs, TSSs, struct hvm_boot_info and each CPU's register state
  * (boot->cpus[i].state) for boot number boot->boot_count. Touches no
  * vCPU; hrt_boot_start() and reboots call it. Returns 0 or -1.

@@ -283,10 +283,10 @@ START_TEST(load_sets_entry_state)
 }
 END_TEST
 
-START_TEST(load_zeroes_below_heap_only)
+START_TEST(load_zeroes_boot_data_only)
 {
     const struct hvm_boot_info *info = (const void *)config.hrt_hva;
-    const uint8_t *percpu, *heap;
+    const uint8_t *percpu, *heap, *user, *bss_end;
 
     memset(config.hrt_hva, 0xa5, HRT_SIZE);
     init_ok();
@@ -294,6 +294,12 @@ START_TEST(load_zeroes_below_heap_only)
     percpu = host_of_kernel_virt(info->cpus[1].percpu);
     for (unsigned i = 0; i < HRT_PERCPU_SIZE; i++)
         ck_assert_uint_eq(percpu[i], 0);
+    ck_assert_uint_eq(info->reserved, 0);
+    bss_end = config.hrt_hva + boot.elf.phys_end;
+    ck_assert_uint_eq(bss_end[-1], 0);
+    user = config.hrt_hva + boot.user_offset;
+    ck_assert_uint_eq(user[0], 0);
+    ck_assert_uint_eq(user[HRT_USER_CODE_SIZE - 1], 0);
     heap = config.hrt_hva + boot.heap_offset;
     ck_assert_uint_eq(heap[0], 0xa5);
     ck_assert_uint_eq(heap[HRT_SIZE - boot.heap_offset - 1], 0xa5);
@@ -318,7 +324,7 @@ static Suite *hrt_boot_suite(void)
     tcase_add_test(tc, load_maps_kernel_and_direct_map);
     tcase_add_test(tc, load_builds_gdt_and_tss);
     tcase_add_test(tc, load_sets_entry_state);
-    tcase_add_test(tc, load_zeroes_below_heap_only);
+    tcase_add_test(tc, load_zeroes_boot_data_only);
     suite_add_tcase(suite, tc);
     return suite;
 }

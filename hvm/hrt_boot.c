@@ -34,8 +34,8 @@
 #define MIB (1ULL << 20)
 #define HUGE_ALIGN (2ULL * MIB)
 #define BOOT_INFO_SPACE (8ULL << 10)
-#define KERNEL_WINDOW_MAX (2ULL << 30) /* up to the top of the address space   \
-                                        */
+/* The kernel window runs from HVM_KERNEL_VIRT_BASE to the top: 2 GiB. */
+#define KERNEL_WINDOW_MAX (2ULL << 30)
 #define HEAP_MIN (1ULL * MIB)
 
 /* Offsets inside one per-CPU block. */

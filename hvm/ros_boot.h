@@ -1,8 +1,8 @@
 /*
- * Loading the guest ROS: the kernel (a vmlinux ELF or a bzImage), the
- * initramfs with the command appended, the command line, the boot data
- * (zero page, e820, ACPI tables and MP table) and the boot page tables
- * and GDT, all written into ROS memory from the host; then the ROS vCPUs.
+ * Loading the guest ROS from the host side. The kernel (a vmlinux ELF or a
+ * bzImage), the initramfs with the command appended, the command line,
+ * the boot data (zero page, e820, ACPI tables and MP table), the boot page
+ * tables and the GDT are written into ROS memory before any vCPU runs.
  *
  * Low ROS memory, guest physical:
  *   0x1000   GDT with the boot selectors 0x10 (code) and 0x18 (data)

@@ -47,8 +47,8 @@ struct hvm_ros_console {
 
 /*
  * Registers both ports on vm. When interactive is set, a thread forwards
- * stdin to COM2 (a terminal is put in raw mode; end of input sends
- * Ctrl-D; Ctrl-] stops the VM). Returns 0 or -1.
+ * stdin to COM2 and puts a terminal in raw mode. The end of input sends
+ * Ctrl-D, and Ctrl-] stops the VM. Returns 0 or -1.
  */
 int hvm_ros_console_init(struct hvm_ros_console *console, struct vmm_vm *vm,
                          int interactive);

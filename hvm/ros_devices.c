@@ -199,9 +199,10 @@ static int instruction_complete(struct vmm_vcpu *vcpu, struct kvm_regs *regs,
 }
 
 /*
- * Where KVM interprets guest ring 0, its emulator stops on `int3` (which
- * Linux executes while it patches jump labels) and on `fwait`. The VMM
- * completes those two instructions; any other failure stops the VM.
+ * Handles emulation failures. Where KVM interprets guest ring 0, its
+ * emulator stops on `int3` (which Linux executes while it patches jump
+ * labels) and on `fwait`. The VMM completes those two instructions, and
+ * any other failure stops the VM.
  */
 static enum vmm_action ros_internal_error(struct vmm_vcpu *vcpu, void *ctx)
 {

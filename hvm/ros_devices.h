@@ -13,7 +13,7 @@
 
 #include "vmm.h"
 
-/* What happened in the ROS, written by vCPU threads, read after the run. */
+/* Events of the ROS run, written by vCPU threads and read after the run. */
 struct hvm_ros_events {
     struct vmm_vm *vm;
     unsigned ros_cpus;       /* vCPUs 0 to ros_cpus - 1 are the ROS's */

@@ -1,7 +1,7 @@
 /*
  * `hvm run`: boots the hybrid VM with a Linux guest as the ROS. Linux and
- * the project's initramfs run on the ROS vCPUs with only ROS memory in
- * their e820 map and only ROS processors in their ACPI and MP tables; the
+ * the project's initramfs run on the ROS vCPUs. Their e820 map lists only
+ * ROS memory and their ACPI and MP tables only ROS processors, while the
  * HRT kernel boots beside them on the remaining vCPUs and memory.
  *
  * With a COMMAND, the guest's /init runs it and reports its exit status,
@@ -37,11 +37,11 @@
 #define RUN_DEFAULT_TIMEOUT 600 /* seconds, with a COMMAND */
 
 /*
- * Kernel parameters for hosts where KVM interprets guest ring 0: disable
- * what Linux would use and the emulator cannot run (XSAVE, SMAP's
+ * Kernel parameters for hosts where KVM interprets guest ring 0. They
+ * disable what Linux would use and the emulator cannot run: XSAVE, SMAP's
  * stac/clac, FSGSBASE, rdtscp, rdpid, popcnt, invpcid, SSE4 and newer
- * extensions, cmpxchg16b), and the fast-string flags that make Linux
- * choose `rep movsb`, which the emulator runs 8 times slower. rodata=off
+ * extensions, cmpxchg16b. Clearing erms and fsrm keeps Linux from
+ * choosing `rep movsb`, which the emulator runs 8 times slower. rodata=off
  * skips remapping the kernel's read-only data, about 5 s of interpreted
  * page-table work per boot.
  */
@@ -329,8 +329,9 @@ static int cmdline_make(struct run_state *s)
     int n;
 
     /*
-     * Linux cannot calibrate the TSC against the PIT here (the speaker
-     * port that gates PIT channel 2 is a dummy), so it is told the rate.
+     * Linux cannot calibrate the TSC against the PIT here because the
+     * speaker port that gates PIT channel 2 is a dummy, so the command
+     * line gives it the host's TSC rate.
      */
     if (vmm_tsc_khz() != 0)
         snprintf(tsc, sizeof(tsc), " tsc_early_khz=%llu",

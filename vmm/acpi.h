@@ -11,7 +11,7 @@
 
 #include "partition.h"
 
-/* Where the VMM places the tables: Linux scans 0xe0000-0xfffff for the RSDP. */
+/* Table location: Linux scans 0xe0000-0xfffff for the RSDP. */
 #define VMM_ACPI_GPA 0xe0000ULL
 #define VMM_ACPI_MAX_SIZE 0x10000ULL
 

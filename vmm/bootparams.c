@@ -1,8 +1,8 @@
 /*
  * Builds the zero page. Field offsets follow the x86 boot protocol
  * (Documentation/arch/x86/zero-page.rst and boot.rst in the Linux
- * sources); the page is written byte by byte so that no kernel structure
- * is copied into this project.
+ * sources). The page is written field by field, so no kernel structure
+ * definition is copied into this project.
  */
 #include "bootparams.h"
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The oldest accepted boot protocol; bzimage.c says why. */
+/* The oldest accepted boot protocol (2.06, see bzimage.c for the reason). */
 #define VMM_BZIMAGE_MIN_VERSION 0x0206
 
 /* The setup header starts here in the image and in the zero page. */
@@ -32,7 +32,7 @@ struct vmm_bzimage {
     int relocatable;
     uint64_t pref_address;
     uint32_t init_size;          /* bytes the kernel needs from its start */
-    uint32_t cmdline_size;       /* longest command line, without the NUL */
+    uint32_t cmdline_size;       /* maximum command line, without the NUL */
     uint32_t initrd_addr_max;    /* highest initrd byte below 4 GiB */
 };
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Integration test of `hvm run` failures: a guest that panics, a guest
 # that does not finish in time, and kernel files that are not kernels. Each
-# must end hvm with a non-zero status and a message that says why.
+# must end hvm with a non-zero status and a message that names the cause.
 #
 # usage: ros_failure.sh HVM
 set -u

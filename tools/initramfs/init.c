@@ -1,6 +1,6 @@
 /*
- * /init of the guest ROS initramfs, a static program: it mounts /proc,
- * /sys, /dev and /tmp, tells the VMM that user space has started, then
+ * /init of the guest ROS initramfs, a static program. It mounts /proc,
+ * /sys, /dev and /tmp, reports to the VMM that user space has started, then
  * runs the command that `hvm run` placed in /hvm/argv (or an interactive
  * shell when there is none) and reports its exit status to the VMM on
  * HVM_ROS_PORT_EXIT, which ends the VM.

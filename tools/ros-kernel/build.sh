@@ -7,8 +7,8 @@
 # $HVM_CACHE_DIR/ros-kernel/current points at the newest build.
 #
 # Usage: tools/ros-kernel/build.sh [-j JOBS] [--force] [--print-path]
-# Needs: linux-source-6.1 bc bison flex libelf-dev libssl-dev gcc make
-# Takes 4-6 minutes on two cores; a second run with the same inputs only
+# Needs: linux-source-6.1 bc bison flex libelf-dev libssl-dev gcc make.
+# Takes 2-6 minutes on two cores. A second run with the same inputs only
 # prints the cached path.
 set -eu
 
@@ -93,7 +93,7 @@ while kill -0 "$make_pid" 2>/dev/null; do
     sleep 20
     kill -0 "$make_pid" 2>/dev/null || break
     objects=$(grep -c '^  CC ' "$work/build.log" || true)
-    say "$((($(date +%s) - start))) s: $objects files compiled"
+    say "$(($(date +%s) - start)) s: $objects files compiled"
 done
 if ! wait "$make_pid"; then
     tail -n 30 "$work/build.log" >&2

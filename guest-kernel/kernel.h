@@ -27,6 +27,15 @@
 
 #define HRT_ENOSYS 38
 
+/*
+ * boot_info.selftest_mask: bits 0-15 select self-tests (0 selects all),
+ * bits 16-23 ask CPU 0 to end boots 0 .. N-1 with HVM_HC_REBOOT instead
+ * of HVM_HC_EXIT. hvm/hrt_test.c uses the same encoding.
+ */
+#define HRT_SELFTEST_TESTS_MASK 0xffffu
+#define HRT_SELFTEST_REBOOTS_SHIFT 16
+#define HRT_SELFTEST_REBOOTS_MASK 0xffu
+
 #ifndef __ASSEMBLER__
 #include <stdarg.h>
 #include <stddef.h>

@@ -98,17 +98,28 @@ static void cpu_setup_and_rendezvous(struct hrt_percpu *cpu, uint64_t entry_tsc)
         wake_cpu(n);
 }
 
-/* Runs the self-tests; CPU 0 sends the exit hypercall after all finish. */
+/*
+ * Runs the self-tests. Once all CPUs finish, CPU 0 sends the exit
+ * hypercall, or asks for a reboot while boot_count is below the number
+ * of reboots in selftest_mask.
+ */
 static void selftests_finish(struct hrt_percpu *cpu)
 {
+    const struct hvm_boot_info *info = hrt_boot_info;
+    uint32_t reboots = (info->selftest_mask >> HRT_SELFTEST_REBOOTS_SHIFT) &
+                       HRT_SELFTEST_REBOOTS_MASK;
+
     hrt_selftests_run();
     counter_increment(&cpus_finished);
     if (cpu->cpu != 0) {
         wake_cpu(0);
         return;
     }
-    wait_for_count(&cpus_finished, hrt_boot_info->ncpus);
-    hrt_hypercall(HVM_HC_EXIT, 0, 0);
+    wait_for_count(&cpus_finished, info->ncpus);
+    if (info->boot_count < reboots)
+        hrt_hypercall(HVM_HC_REBOOT, 0, 0);
+    else
+        hrt_hypercall(HVM_HC_EXIT, 0, 0);
 }
 
 /*

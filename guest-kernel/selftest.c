@@ -5,7 +5,7 @@
  */
 #include "kernel.h"
 
-/* Bits of boot_info.selftest_mask; 0 selects every test. */
+/* Test-selection bits of boot_info.selftest_mask (see kernel.h). */
 #define TEST_EXCEPTIONS (1u << 0)
 #define TEST_TIMER (1u << 1)
 #define TEST_IPI (1u << 2)
@@ -185,7 +185,7 @@ static void test_ring3(void)
 
 static int selected(uint32_t bit)
 {
-    uint32_t mask = hrt_boot_info->selftest_mask;
+    uint32_t mask = hrt_boot_info->selftest_mask & HRT_SELFTEST_TESTS_MASK;
 
     return mask == 0 || (mask & bit) != 0;
 }

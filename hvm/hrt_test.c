@@ -25,6 +25,13 @@
 #define DEFAULT_TIMEOUT_S 60
 #define MAX_REBOOTS 1000
 
+/*
+ * boot_info.selftest_mask: bits 16-23 ask the HRT to end boots 0 .. N-1
+ * with HVM_HC_REBOOT (guest-kernel/kernel.h uses the same encoding).
+ */
+#define SELFTEST_REBOOTS_SHIFT 16
+#define MAX_GUEST_REBOOTS 255
+
 /* The self-tests the kernel runs on every CPU when selftest_mask is 0. */
 static const char *const expected_tests[] = {
     "exceptions", "heap", "timer", "ipi", "threads", "ring3",
@@ -34,22 +41,40 @@ static const char *const expected_tests[] = {
 struct hrt_test_options {
     unsigned hrt_cpus;
     unsigned reboots;
+    int guest_reboot; /* the HRT requests each reboot itself */
     uint64_t hrt_mem;
     unsigned timeout_s;
     const char *image_path;
 };
 
-/* Results of the boot in progress; written by vCPU threads. */
+/* Results of one boot, written by vCPU threads while it runs. */
+struct boot_results {
+    int exit_seen;
+    int exit_status;
+    uint32_t reported[HVM_MAX_HRT_CPUS]; /* bit i: expected_tests[i] */
+    unsigned failed;
+};
+
 struct hrt_test_state {
     struct hrt_boot boot;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int exit_seen;
-    int exit_status;
-    uint32_t reported[HVM_MAX_HRT_CPUS]; /* bit i: expected_tests[i] */
-    unsigned passed, failed, skipped;    /* over all boots */
-    unsigned failed_this_boot;
+    uint32_t nr_boots;
+    struct boot_results *boots;       /* one per boot, by boot_count */
+    unsigned passed, failed, skipped; /* over all boots */
 };
+
+/*
+ * Returns the results of the boot the calling HRT vCPU runs, or NULL
+ * past the last expected boot. boot_count changes only while every HRT
+ * vCPU is parked, so it is stable during a hypercall.
+ */
+static struct boot_results *current_results(struct hrt_test_state *state)
+{
+    uint32_t boot = state->boot.boot_count;
+
+    return boot < state->nr_boots ? &state->boots[boot] : NULL;
+}
 
 static const char usage[] =
     "usage: hvm hrt-test [OPTIONS]\n"
@@ -61,6 +86,8 @@ static const char usage[] =
     "  --hrt-image FILE   HRT kernel ELF (default: guest-kernel/hrt.elf "
     "next to hvm)\n"
     "  --reboot K         reboot the HRT K times and test each boot\n"
+    "  --guest-reboot     the HRT requests each reboot (HVM_HC_REBOOT), "
+    "K <= 255\n"
     "  --timeout SEC      bound for each boot and its tests (default 60)\n"
     "  -v, -q, --trace FILE   more output, errors only, debug trace\n";
 
@@ -128,6 +155,9 @@ static int option_store(int opt, const char *arg, struct hrt_test_options *opts)
         fprintf(stderr, "hvm hrt-test: invalid --reboot '%s': give 0 to %u\n",
                 arg, MAX_REBOOTS);
         return -1;
+    case 'g':
+        opts->guest_reboot = 1;
+        return 0;
     case 'i':
         opts->image_path = arg;
         return 0;
@@ -159,6 +189,7 @@ static int options_parse(int argc, char **argv, struct hrt_test_options *opts)
     static const struct option long_options[] = {
         {"hrt-cpus", required_argument, NULL, 'c'},
         {"reboot", required_argument, NULL, 'r'},
+        {"guest-reboot", no_argument, NULL, 'g'},
         {"hrt-image", required_argument, NULL, 'i'},
         {"hrt-mem", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, 't'},
@@ -185,6 +216,12 @@ static int options_parse(int argc, char **argv, struct hrt_test_options *opts)
     if (optind < argc) {
         fprintf(stderr, "hvm hrt-test: unexpected argument '%s'\n%s",
                 argv[optind], usage);
+        return -1;
+    }
+    if (opts->guest_reboot && opts->reboots > MAX_GUEST_REBOOTS) {
+        fprintf(stderr, "hvm hrt-test: --guest-reboot allows at most %u "
+                        "reboots, got --reboot %u\n",
+                MAX_GUEST_REBOOTS, opts->reboots);
         return -1;
     }
     return 0;
@@ -233,15 +270,16 @@ static int64_t exit_hypercall(struct vmm_vcpu *vcpu,
                               const struct vmm_hypercall *call, void *ctx)
 {
     struct hrt_test_state *state = ctx;
+    struct boot_results *results = current_results(state);
 
-    if (hrt_boot_cpu_of(&state->boot, vcpu) < 0)
+    if (hrt_boot_cpu_of(&state->boot, vcpu) < 0 || results == NULL)
         return HVM_ERR_STATE;
     if (call->args[0] > 255)
         return HVM_ERR_INVAL;
     pthread_mutex_lock(&state->lock);
-    if (!state->exit_seen) {
-        state->exit_seen = 1;
-        state->exit_status = (int)call->args[0];
+    if (!results->exit_seen) {
+        results->exit_seen = 1;
+        results->exit_status = (int)call->args[0];
     }
     pthread_cond_broadcast(&state->cond);
     pthread_mutex_unlock(&state->lock);
@@ -293,11 +331,12 @@ static int64_t test_result_hypercall(struct vmm_vcpu *vcpu,
 {
     static const char *const labels[] = {"PASS", "FAIL", "SKIP"};
     struct hrt_test_state *state = ctx;
+    struct boot_results *results = current_results(state);
     struct hvm_test_result result;
     char name[sizeof(result.name)], detail[sizeof(result.detail)];
     int cpu = hrt_boot_cpu_of(&state->boot, vcpu), index;
 
-    if (cpu < 0)
+    if (cpu < 0 || results == NULL)
         return HVM_ERR_STATE;
     if (guest_copy(vcpu, call->args[0], &result, sizeof(result)) < 0)
         return HVM_ERR_FAULT;
@@ -311,13 +350,15 @@ static int64_t test_result_hypercall(struct vmm_vcpu *vcpu,
     printf("%s  cpu%-2d %-11s %s\n", labels[result.status], cpu, name, detail);
     fflush(stdout);
     if (index >= 0)
-        state->reported[cpu] |= 1u << index;
-    if (result.status == HVM_TEST_PASS)
+        results->reported[cpu] |= 1u << index;
+    if (result.status == HVM_TEST_PASS) {
         state->passed++;
-    else if (result.status == HVM_TEST_SKIP)
+    } else if (result.status == HVM_TEST_SKIP) {
         state->skipped++;
-    else
-        state->failed++, state->failed_this_boot++;
+    } else {
+        state->failed++;
+        results->failed++;
+    }
     pthread_mutex_unlock(&state->lock);
     return HVM_OK;
 }
@@ -423,13 +464,15 @@ fail:
 }
 
 /* Waits for the exit hypercall of the boot in progress. Returns 0 or -1. */
-static int exit_wait(struct hrt_test_state *state, uint64_t deadline_ns)
+/* Waits for the exit hypercall of boot. Returns 0, or -1 on timeout. */
+static int exit_wait(struct hrt_test_state *state, uint32_t boot,
+                     uint64_t deadline_ns)
 {
     struct vmm_vm *vm = state->boot.config.vm;
     int seen;
 
     pthread_mutex_lock(&state->lock);
-    while (!state->exit_seen && !atomic_load(&vm->stopping) &&
+    while (!state->boots[boot].exit_seen && !atomic_load(&vm->stopping) &&
            vmm_now_ns() < deadline_ns) {
         struct timespec ts;
 
@@ -439,28 +482,42 @@ static int exit_wait(struct hrt_test_state *state, uint64_t deadline_ns)
         ts.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&state->cond, &state->lock, &ts);
     }
-    seen = state->exit_seen;
+    seen = state->boots[boot].exit_seen;
     pthread_mutex_unlock(&state->lock);
     return seen ? 0 : -1;
 }
 
-/* Checks that every CPU reported every test and none failed. */
-static int boot_results_check(struct hrt_test_state *state, uint32_t boot)
+/*
+ * Checks that every CPU reported every test, none failed and the boot
+ * ended as expected: with exit status 0, or with a reboot request.
+ */
+static int boot_results_check(struct hrt_test_state *state, uint32_t boot,
+                              int ends_with_reboot)
 {
-    int ok = state->failed_this_boot == 0 && state->exit_status == 0;
+    const struct boot_results *results = &state->boots[boot];
+    int ok = results->failed == 0;
 
-    if (state->exit_status != 0)
+    pthread_mutex_lock(&state->lock);
+    if (ends_with_reboot && results->exit_seen) {
+        vmm_error("boot %u: the HRT exited with status %d instead of "
+                  "requesting a reboot",
+                  boot, results->exit_status);
+        ok = 0;
+    } else if (!ends_with_reboot && results->exit_status != 0) {
         vmm_error("boot %u: the HRT exited with status %d", boot,
-                  state->exit_status);
+                  results->exit_status);
+        ok = 0;
+    }
     for (unsigned cpu = 0; cpu < state->boot.config.nr_cpus; cpu++) {
         for (size_t i = 0; i < EXPECTED_TEST_COUNT; i++) {
-            if (state->reported[cpu] & (1u << i))
+            if (results->reported[cpu] & (1u << i))
                 continue;
             vmm_error("boot %u: cpu%u did not report the '%s' test", boot, cpu,
                       expected_tests[i]);
             ok = 0;
         }
     }
+    pthread_mutex_unlock(&state->lock);
     return ok;
 }
 
@@ -487,11 +544,26 @@ static void boot_time_print(const struct hrt_test_state *state, uint32_t boot,
     fflush(stdout);
 }
 
-/* Runs one boot's tests to the exit hypercall. Returns 0 if all passed. */
-static int boot_run(struct hrt_test_state *state, uint32_t boot,
-                    unsigned timeout_s)
+/*
+ * Waits for the end of boot: its exit hypercall, or with guest_reboot
+ * the boot-complete of the reboot the HRT requested. Returns 0 or -1.
+ */
+static int boot_end_wait(struct hrt_test_state *state, uint32_t boot,
+                         int guest_reboot, uint64_t deadline_ns)
 {
-    uint64_t deadline = vmm_now_ns() + (uint64_t)timeout_s * 1000000000ULL;
+    if (guest_reboot)
+        return hrt_boot_wait_complete(&state->boot, boot + 1, deadline_ns,
+                                      NULL);
+    return exit_wait(state, boot, deadline_ns);
+}
+
+/* Runs one boot's tests to their end. Returns 0 if all passed. */
+static int boot_run(struct hrt_test_state *state,
+                    const struct hrt_test_options *opts, uint32_t boot)
+{
+    uint64_t deadline =
+        vmm_now_ns() + (uint64_t)opts->timeout_s * 1000000000ULL;
+    int guest_reboot = opts->guest_reboot && boot < opts->reboots;
     struct vmm_vm *vm = state->boot.config.vm;
     struct hrt_boot_times times;
     const char *awaited = "boot-complete";
@@ -499,31 +571,21 @@ static int boot_run(struct hrt_test_state *state, uint32_t boot,
 
     if (ok) {
         boot_time_print(state, boot, &times);
-        awaited = "the self-tests to finish";
-        ok = exit_wait(state, deadline) == 0;
+        awaited = guest_reboot ? "the reboot the HRT requests"
+                               : "the self-tests to finish";
+        ok = boot_end_wait(state, boot, guest_reboot, deadline) == 0;
     }
     if (!ok) {
         if (!atomic_load(&vm->stopping)) {
             vmm_error("timed out after %u s waiting for %s of boot %u; "
                       "--timeout SEC changes the bound",
-                      timeout_s, awaited, boot);
+                      opts->timeout_s, awaited, boot);
             hrt_boot_dump(&state->boot, "HRT CPU state at the timeout");
         }
         vmm_vm_stop(vm, 1);
         return -1;
     }
-    return boot_results_check(state, boot) ? 0 : -1;
-}
-
-/* Clears the per-boot results before the next reboot starts. */
-static void boot_state_reset(struct hrt_test_state *state)
-{
-    pthread_mutex_lock(&state->lock);
-    state->exit_seen = 0;
-    state->exit_status = 0;
-    state->failed_this_boot = 0;
-    memset(state->reported, 0, sizeof(state->reported));
-    pthread_mutex_unlock(&state->lock);
+    return boot_results_check(state, boot, guest_reboot) ? 0 : -1;
 }
 
 static int boots_run(struct hrt_test_state *state,
@@ -532,11 +594,9 @@ static int boots_run(struct hrt_test_state *state,
     int failed = 0;
 
     for (uint32_t boot = 0; boot <= opts->reboots; boot++) {
-        if (boot > 0) {
-            boot_state_reset(state);
+        if (boot > 0 && !opts->guest_reboot)
             hrt_boot_reboot_request(&state->boot);
-        }
-        if (boot_run(state, boot, opts->timeout_s) < 0) {
+        if (boot_run(state, opts, boot) < 0) {
             failed = 1;
             if (atomic_load(&state->boot.config.vm->stopping))
                 break;
@@ -556,7 +616,17 @@ static int hrt_test_run(const struct hrt_test_options *opts, void *image,
     char err[512];
     int failed, status;
 
-    if (state == NULL || partition_plan(opts, &plan) < 0) {
+    if (state != NULL) {
+        state->nr_boots = opts->reboots + 1;
+        state->boots = calloc(state->nr_boots, sizeof(*state->boots));
+    }
+    if (state == NULL || state->boots == NULL) {
+        vmm_error("hrt-test: out of memory for %u boots", opts->reboots + 1);
+        free(state);
+        return 1;
+    }
+    if (partition_plan(opts, &plan) < 0) {
+        free(state->boots);
         free(state);
         return 1;
     }
@@ -564,15 +634,19 @@ static int hrt_test_run(const struct hrt_test_options *opts, void *image,
     pthread_cond_init(&state->cond, NULL);
     vm = vm_build(&plan, state, &config);
     if (vm == NULL) {
+        free(state->boots);
         free(state);
         return 1;
     }
     config.image = image;
+    if (opts->guest_reboot)
+        config.selftest_mask = opts->reboots << SELFTEST_REBOOTS_SHIFT;
     config.image_size = image_size;
     config.vmm_start_ns = start_ns;
     if (hrt_boot_init(&state->boot, &config, err, sizeof(err)) < 0) {
         vmm_error("%s (image %s)", err, image_path);
         vmm_vm_destroy(vm);
+        free(state->boots);
         free(state);
         return 1;
     }
@@ -586,6 +660,7 @@ static int hrt_test_run(const struct hrt_test_options *opts, void *image,
            opts->hrt_cpus > 1 ? "s" : "");
     vmm_vm_destroy(vm);
     hrt_boot_destroy(&state->boot);
+    free(state->boots);
     free(state);
     return failed || status != 0 ? 1 : 0;
 }

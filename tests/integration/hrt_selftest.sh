@@ -1,11 +1,11 @@
 #!/bin/sh
 # Integration tests of `hvm hrt-test` on real KVM: the HRT self-tests on
-# 1 and 2 CPUs, a reboot loop, a kernel that faults at boot, a kernel
-# that hangs, and malformed images.
+# 1 and 2 CPUs, reboot loops driven by the VMM and by the HRT, a kernel
+# that faults at boot, a kernel that hangs, and malformed images.
 #
 # usage: hrt_selftest.sh CASE HVM [IMAGE]
-#   CASE: one-cpu | two-cpus | reboot | fault IMAGE | hang IMAGE |
-#         bad-image IMAGE
+#   CASE: one-cpu | two-cpus | reboot | guest-reboot | fault IMAGE |
+#         hang IMAGE | bad-image IMAGE
 # Exits 77 (skipped) only where /dev/kvm is absent.
 set -u
 
@@ -96,6 +96,16 @@ reboot)
     expect_status_zero
     expect_all_tests 2 4
     for n in 1 2 3; do
+        grep -Eq "^reboot $n time: request -> boot-complete [0-9.]+ ms" \
+            "$out" ||
+            fail "no time line for reboot $n"
+    done
+    ;;
+guest-reboot)
+    run --hrt-cpus 2 --reboot 2 --guest-reboot
+    expect_status_zero
+    expect_all_tests 2 3
+    for n in 1 2; do
         grep -Eq "^reboot $n time: request -> boot-complete [0-9.]+ ms" \
             "$out" ||
             fail "no time line for reboot $n"

@@ -219,8 +219,9 @@ static int options_parse(int argc, char **argv, struct hrt_test_options *opts)
         return -1;
     }
     if (opts->guest_reboot && opts->reboots > MAX_GUEST_REBOOTS) {
-        fprintf(stderr, "hvm hrt-test: --guest-reboot allows at most %u "
-                        "reboots, got --reboot %u\n",
+        fprintf(stderr,
+                "hvm hrt-test: --guest-reboot allows at most %u "
+                "reboots, got --reboot %u\n",
                 MAX_GUEST_REBOOTS, opts->reboots);
         return -1;
     }
@@ -605,49 +606,59 @@ static int boots_run(struct hrt_test_state *state,
     return failed;
 }
 
+static struct hrt_test_state *state_create(unsigned nr_boots)
+{
+    struct hrt_test_state *state = calloc(1, sizeof(*state));
+
+    if (state != NULL) {
+        state->nr_boots = nr_boots;
+        state->boots = calloc(nr_boots, sizeof(*state->boots));
+    }
+    if (state == NULL || state->boots == NULL) {
+        vmm_error("hrt-test: out of memory for %u boots", nr_boots);
+        free(state);
+        return NULL;
+    }
+    pthread_mutex_init(&state->lock, NULL);
+    pthread_cond_init(&state->cond, NULL);
+    return state;
+}
+
+static void state_destroy(struct hrt_test_state *state)
+{
+    pthread_cond_destroy(&state->cond);
+    pthread_mutex_destroy(&state->lock);
+    free(state->boots);
+    free(state);
+}
+
 static int hrt_test_run(const struct hrt_test_options *opts, void *image,
                         size_t image_size, const char *image_path,
                         uint64_t start_ns)
 {
-    struct hrt_test_state *state = calloc(1, sizeof(*state));
+    struct hrt_test_state *state = state_create(opts->reboots + 1);
     struct hrt_boot_config config = {0};
     struct vmm_partition plan;
-    struct vmm_vm *vm;
+    struct vmm_vm *vm = NULL;
     char err[512];
     int failed, status;
 
-    if (state != NULL) {
-        state->nr_boots = opts->reboots + 1;
-        state->boots = calloc(state->nr_boots, sizeof(*state->boots));
-    }
-    if (state == NULL || state->boots == NULL) {
-        vmm_error("hrt-test: out of memory for %u boots", opts->reboots + 1);
-        free(state);
+    if (state == NULL)
         return 1;
-    }
-    if (partition_plan(opts, &plan) < 0) {
-        free(state->boots);
-        free(state);
-        return 1;
-    }
-    pthread_mutex_init(&state->lock, NULL);
-    pthread_cond_init(&state->cond, NULL);
-    vm = vm_build(&plan, state, &config);
-    if (vm == NULL) {
-        free(state->boots);
-        free(state);
+    if (partition_plan(opts, &plan) < 0 ||
+        (vm = vm_build(&plan, state, &config)) == NULL) {
+        state_destroy(state);
         return 1;
     }
     config.image = image;
-    if (opts->guest_reboot)
-        config.selftest_mask = opts->reboots << SELFTEST_REBOOTS_SHIFT;
     config.image_size = image_size;
     config.vmm_start_ns = start_ns;
+    if (opts->guest_reboot)
+        config.selftest_mask = opts->reboots << SELFTEST_REBOOTS_SHIFT;
     if (hrt_boot_init(&state->boot, &config, err, sizeof(err)) < 0) {
         vmm_error("%s (image %s)", err, image_path);
         vmm_vm_destroy(vm);
-        free(state->boots);
-        free(state);
+        state_destroy(state);
         return 1;
     }
     failed = hrt_boot_start(&state->boot) < 0 || boots_run(state, opts);
@@ -660,8 +671,7 @@ static int hrt_test_run(const struct hrt_test_options *opts, void *image,
            opts->hrt_cpus > 1 ? "s" : "");
     vmm_vm_destroy(vm);
     hrt_boot_destroy(&state->boot);
-    free(state->boots);
-    free(state);
+    state_destroy(state);
     return failed || status != 0 ? 1 : 0;
 }
 

@@ -209,14 +209,12 @@ START_TEST(load_maps_kernel_and_direct_map)
     ck_assert_int_eq(translate(boot.elf.entry, &phys, &flags), 0);
     ck_assert_uint_eq(phys, boot.elf.entry - HVM_KERNEL_VIRT_BASE);
     ck_assert_uint_eq(flags & VMM_PTE_USER, 0);
-    ck_assert_int_eq(translate(HVM_DIRECT_MAP_VIRT + info->heap_phys, &phys,
-                               &flags),
-                     0);
+    ck_assert_int_eq(
+        translate(HVM_DIRECT_MAP_VIRT + info->heap_phys, &phys, &flags), 0);
     ck_assert_uint_eq(phys, info->heap_phys);
     ck_assert_uint_ne(flags & VMM_PTE_NX, 0);
-    ck_assert_int_eq(translate(HVM_DIRECT_MAP_VIRT + HRT_LAPIC_PHYS, &phys,
-                               &flags),
-                     0);
+    ck_assert_int_eq(
+        translate(HVM_DIRECT_MAP_VIRT + HRT_LAPIC_PHYS, &phys, &flags), 0);
     ck_assert_uint_eq(phys, HRT_LAPIC_PHYS);
     ck_assert_int_eq(translate(info->user_virt + 4096, &phys, &flags), 0);
     ck_assert_uint_eq(phys, info->user_phys + 4096);

@@ -145,7 +145,7 @@ void hrt_main(const struct hvm_boot_info *info, uint64_t cpu_index,
 
     cpu_setup_and_rendezvous(cpu, entry_tsc);
     if (cpu->cpu == 0)
-        hrt_printf("hrt: boot %u complete on %u CPUs\n", info->boot_count,
+        hrt_printf("hrt: boot %u complete, HRT CPUs: %u\n", info->boot_count,
                    info->ncpus);
     if (info->flags & HVM_BOOT_SELFTEST)
         selftests_finish(cpu);

@@ -230,8 +230,8 @@ void hrt_selftest_threads(void)
         return;
     }
     hrt_test_report("threads", HVM_TEST_PASS,
-                    "%d threads yielded and joined, timer preemption %lu "
-                    "switches, %u us",
+                    "%d threads yielded and joined, spinner preempted by "
+                    "the timer (%lu preemptions), %u us",
                     THREAD_COUNT, (unsigned long)hrt_this_cpu()->preemptions,
                     (unsigned)hrt_tsc_to_us(hrt_rdtsc() - start));
 }

@@ -7,4 +7,3 @@
 PENDING(hvm_cmd_hrt_test)
 PENDING(hvm_cmd_exec)
 PENDING(hvm_cmd_run)
-PENDING(hvm_cmd_bench)

@@ -14,19 +14,13 @@
 #define LAPIC_ICR_HIGH 0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INITIAL 0x380
+#define LAPIC_TIMER_CURRENT 0x390
 #define LAPIC_TIMER_DIVIDE 0x3e0
 
 #define LAPIC_SVR_ENABLE (1u << 8)
 #define LAPIC_LVT_PERIODIC (1u << 17)
 #define LAPIC_LVT_MASKED (1u << 16)
 #define LAPIC_DIVIDE_BY_1 0xb
-
-/*
- * Timer input clock in ticks per microsecond. KVM's emulated APIC counts
- * at 1 GHz unless the VMM sets another bus cycle length. The timer
- * self-test measures the resulting period with the TSC.
- */
-#define LAPIC_TIMER_TICKS_PER_US 1000u
 
 static volatile uint32_t *lapic_reg(unsigned offset)
 {
@@ -65,7 +59,12 @@ void hrt_lapic_timer_start(uint32_t period_us)
 {
     lapic_write(LAPIC_TIMER_DIVIDE, LAPIC_DIVIDE_BY_1);
     lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_PERIODIC | HRT_VEC_TIMER);
-    lapic_write(LAPIC_TIMER_INITIAL, period_us * LAPIC_TIMER_TICKS_PER_US);
+    lapic_write(LAPIC_TIMER_INITIAL, period_us * LAPIC_COUNTS_PER_US);
+}
+
+uint32_t hrt_lapic_timer_current(void)
+{
+    return lapic_read(LAPIC_TIMER_CURRENT);
 }
 
 void hrt_lapic_timer_stop(void)

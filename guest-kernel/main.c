@@ -100,7 +100,7 @@ static void cpu_setup_and_rendezvous(struct hrt_percpu *cpu, uint64_t entry_tsc)
 
 /*
  * Runs the self-tests. Once all CPUs finish, CPU 0 sends the exit
- * hypercall, or asks for a reboot while boot_count is below the number
+ * hypercall, or requests a reboot while boot_count is below the number
  * of reboots in selftest_mask.
  */
 static void selftests_finish(struct hrt_percpu *cpu)

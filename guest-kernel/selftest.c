@@ -115,8 +115,8 @@ static uint64_t timer_rate_measure(void)
 /*
  * Counts periodic ticks while halted and checks the timer's clock rate.
  * Ticks never come early, but some are lost while the host cannot run
- * this vCPU (more vCPUs than host CPUs), so the delivered period is only
- * bounded from below; the clock rate is checked on the counter itself.
+ * this vCPU (more vCPUs than host CPUs). So the delivered period is only
+ * bounded from below, and the clock rate is checked on the counter.
  */
 static void test_timer(void)
 {

@@ -154,9 +154,9 @@ static struct vmm_elf_target elf_target(const struct hrt_boot *boot)
 }
 
 /*
- * Returns the guest's TSC rate in kHz. KVM_GET_TSC_KHZ answers at once
- * and is the rate the guest sees; the host calibration (vmm_tsc_khz,
- * tens of milliseconds on first use) is the fallback.
+ * Returns the guest's TSC rate in kHz. KVM_GET_TSC_KHZ returns at once
+ * the rate the guest sees. The host calibration (vmm_tsc_khz, which
+ * spins for 20 ms on first use) is the fallback.
  */
 static uint64_t guest_tsc_khz(struct vmm_vcpu *vcpu)
 {

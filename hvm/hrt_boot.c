@@ -655,7 +655,7 @@ int hrt_boot_wait_complete(struct hrt_boot *boot, uint32_t boot_count,
     return result;
 }
 
-void hrt_boot_dump(struct hrt_boot *boot, const char *why)
+void hrt_boot_dump(struct hrt_boot *boot, const char *reason)
 {
     uint64_t deadline = vmm_now_ns() + 1000000000ULL;
 
@@ -666,7 +666,7 @@ void hrt_boot_dump(struct hrt_boot *boot, const char *why)
     }
     for (unsigned i = 0; i < boot->config.nr_cpus; i++) {
         if (boot->cpus[i].parked)
-            vmm_vcpu_dump(boot->cpus[i].vcpu, why);
+            vmm_vcpu_dump(boot->cpus[i].vcpu, reason);
         else
             vmm_error("HRT CPU %u: vCPU %u did not leave KVM_RUN", i,
                       boot->cpus[i].vcpu->index);

@@ -135,7 +135,7 @@ int hrt_boot_wait_complete(struct hrt_boot *boot, uint32_t boot_count,
  * registers with vmm_vcpu_dump(). For diagnosing a hang; the vCPUs stay
  * parked until the next reboot or until the VM stops.
  */
-void hrt_boot_dump(struct hrt_boot *boot, const char *why);
+void hrt_boot_dump(struct hrt_boot *boot, const char *reason);
 
 /* Returns the HRT CPU index of vcpu, or -1 if it is not an HRT vCPU. */
 int hrt_boot_cpu_of(const struct hrt_boot *boot, const struct vmm_vcpu *vcpu);

@@ -78,8 +78,14 @@ struct bench_row *bench_row_add(struct bench_context *ctx, const char *key,
                                 const char *group, const char *label,
                                 const char *unit, const char *native_label)
 {
-    struct bench_row *row = &ctx->rows[ctx->nr_rows++];
+    struct bench_row *row;
 
+    if (ctx->nr_rows == BENCH_MAX_ROWS) {
+        vmm_error("bench: more than %d result rows; raise BENCH_MAX_ROWS",
+                  BENCH_MAX_ROWS);
+        abort();
+    }
+    row = &ctx->rows[ctx->nr_rows++];
     memset(row, 0, sizeof(*row));
     row->key = key;
     row->group = group;
@@ -123,8 +129,8 @@ int bench_series_stat(const struct bench_series *series,
     qsort(sorted, n, sizeof(double), double_compare);
     stat->min = sorted[0];
     stat->max = sorted[n - 1];
-    stat->median = n % 2 ? sorted[n / 2]
-                         : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    stat->median =
+        n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     return 0;
 }
 
@@ -203,8 +209,10 @@ static int options_parse(int argc, char **argv, struct bench_context *ctx,
             ctx->runs = (unsigned)strtoul(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || ctx->runs < 1 ||
                 ctx->runs > BENCH_MAX_RUNS) {
-                fprintf(stderr, "hvm bench: invalid --runs '%s': give 1 "
-                                "to %d\n", optarg, BENCH_MAX_RUNS);
+                fprintf(stderr,
+                        "hvm bench: invalid --runs '%s': give 1 "
+                        "to %d\n",
+                        optarg, BENCH_MAX_RUNS);
                 return -1;
             }
             break;
@@ -216,8 +224,9 @@ static int options_parse(int argc, char **argv, struct bench_context *ctx,
             break;
         case 'o':
             if (only_validate(optarg) < 0) {
-                fprintf(stderr, "hvm bench: invalid --only '%s': give a "
-                                "comma-separated subset of %s\n",
+                fprintf(stderr,
+                        "hvm bench: invalid --only '%s': give a "
+                        "comma-separated subset of %s\n",
                         optarg, all_groups);
                 return -1;
             }
@@ -226,8 +235,10 @@ static int options_parse(int argc, char **argv, struct bench_context *ctx,
         case 's':
             strtoull(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0') {
-                fprintf(stderr, "hvm bench: invalid --spin-ns '%s': give "
-                                "nanoseconds as an integer\n", optarg);
+                fprintf(stderr,
+                        "hvm bench: invalid --spin-ns '%s': give "
+                        "nanoseconds as an integer\n",
+                        optarg);
                 return -1;
             }
             ctx->spin_ns = optarg;
@@ -243,8 +254,8 @@ static int options_parse(int argc, char **argv, struct bench_context *ctx,
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "hvm bench: unexpected argument '%s'\n%s",
-                argv[optind], usage);
+        fprintf(stderr, "hvm bench: unexpected argument '%s'\n%s", argv[optind],
+                usage);
         return -1;
     }
     return 0;
@@ -258,9 +269,8 @@ static void header_print(struct bench_context *ctx)
     printf("hvm bench%s\n", ctx->quick ? " --quick: fewer runs and smaller "
                                          "sizes, figures are rough"
                                        : "");
-    printf("platform: %s%s%s%s%s", p->kind, p->module[0] ? " (" : "",
-           p->module, p->module[0] ? ")" : "",
-           p->nested ? ", host is itself a VM" : "");
+    printf("platform: %s%s%s%s%s", p->kind, p->module[0] ? " (" : "", p->module,
+           p->module[0] ? ")" : "", p->nested ? ", host is itself a VM" : "");
     if (ctx->platform_probed)
         printf(", guest ring 0 %s (%.1f ns vs %.2f ns per loop iteration "
                "in ring 3)",

@@ -1,5 +1,5 @@
 /*
- * `hvm bench`: shared types of the benchmark harness. A result row holds
+ * `hvm bench`: shared types of the benchmark harness. A result row contains
  * the series of one operation measured natively and hybridized, run for
  * run, so that ratios compare runs made side by side.
  */
@@ -35,12 +35,12 @@ struct bench_row {
     /* ratio[i] = hybrid[i] / native[i] of the same run */
     struct bench_series ratio;
     int has_native;
-    double operations;        /* per run, for the KVM counters */
+    double operations;          /* per run, for the KVM counters */
     struct bench_kvm_stats kvm; /* deltas of the last hybridized run */
     int has_kvm;
     /* whole-process wall seconds of program runs, HRT boot included */
     struct bench_series wall_native, wall_hybrid;
-    char error[160];          /* why values are missing, "" if none */
+    char error[160]; /* why values are missing, "" if none */
 };
 
 /* Sizes of one benchmark run: --quick picks the small set. */
@@ -65,20 +65,20 @@ struct bench_machine {
 struct bench_context {
     int quick;
     unsigned runs;
-    const char *only;       /* comma-separated groups, NULL for all */
-    const char *spin_ns;    /* MV_SPIN_NS for hybridized runs, or NULL */
+    const char *only;    /* comma-separated groups, NULL for all */
+    const char *spin_ns; /* MV_SPIN_NS for hybridized runs, or NULL */
     struct bench_sizes sizes;
     struct vmm_platform platform;
-    int platform_probed;    /* vmm_platform_probe() succeeded */
+    int platform_probed; /* vmm_platform_probe() succeeded */
     struct bench_machine machine;
-    char self[4096];        /* this `hvm` binary */
-    char data_file[4096];   /* scratch file read by the read benchmarks */
+    char self[4096];      /* this `hvm` binary */
+    char data_file[4096]; /* scratch file read by the read benchmarks */
     struct bench_row rows[BENCH_MAX_ROWS];
     unsigned nr_rows;
     double elapsed_s;
 };
 
-/* Adds a row and returns it (the table is large enough for every row). */
+/* Adds a row and returns it. Aborts if BENCH_MAX_ROWS rows exist. */
 struct bench_row *bench_row_add(struct bench_context *ctx, const char *key,
                                 const char *group, const char *label,
                                 const char *unit, const char *native_label);
@@ -114,9 +114,10 @@ struct bench_program {
     const char *key;
     const char *group;
     const char *label;
-    const char *unit;        /* of the number the program prints */
-    const char *argv[8];     /* argv[0]: "@NAME" for tools/bench/NAME */
-    double operations;
+    const char *unit;    /* of the number the program prints */
+    const char *argv[8]; /* "@NAME": tools/bench/NAME, "%count", "%data" */
+    unsigned long count; /* replaces "%count" */
+    double operations;   /* per run, to scale the KVM counters */
 };
 
 /*
@@ -124,8 +125,7 @@ struct bench_program {
  * reversed when hybrid_first), and appends the results to row.
  */
 void bench_program_pair(struct bench_context *ctx, struct bench_row *row,
-                        const struct bench_program *program,
-                        int hybrid_first);
+                        const struct bench_program *program, int hybrid_first);
 
 /* Runs `hvm hrt-test --reboot K` once and appends boot and reboot times. */
 void bench_hrt_boot(struct bench_context *ctx, struct bench_row *boot,

@@ -63,8 +63,8 @@ int bench_kvm_stats_add(int stats_fd, struct bench_kvm_stats *sum)
 
     if (pread(stats_fd, &header, sizeof(header), 0) != sizeof(header))
         return -1;
-    if (header.num_desc > STATS_MAX_DESCRIPTORS ||
-        header.name_size == 0 || header.name_size > STATS_MAX_NAME_SIZE) {
+    if (header.num_desc > STATS_MAX_DESCRIPTORS || header.name_size == 0 ||
+        header.name_size > STATS_MAX_NAME_SIZE) {
         errno = EINVAL;
         return -1;
     }

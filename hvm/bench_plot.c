@@ -112,15 +112,17 @@ int bench_plots_write(const struct bench_context *ctx, const char *dir)
     int status;
 
     if (!gnuplot_found()) {
-        fprintf(stderr, "hvm bench: gnuplot is not installed (not found on "
-                        "PATH), so no plots were written to %s; install "
-                        "it (Debian: apt-get install gnuplot-nox)\n",
+        fprintf(stderr,
+                "hvm bench: gnuplot is not installed (not found on "
+                "PATH), so no plots were written to %s; install "
+                "it (Debian: apt-get install gnuplot-nox)\n",
                 dir);
         return 0;
     }
     if (strchr(dir, '\'') != NULL || strchr(dir, '\n') != NULL) {
         vmm_error("--plot %s: the folder name must not contain a quote or "
-                  "a newline (gnuplot reads it quoted)", dir);
+                  "a newline (gnuplot reads it quoted)",
+                  dir);
         return -1;
     }
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -141,10 +143,12 @@ int bench_plots_write(const struct bench_context *ctx, const char *dir)
     status = pclose(gp);
     if (status != 0) {
         vmm_error("gnuplot failed (status %d); the plots in %s may be "
-                  "incomplete", status, dir);
+                  "incomplete",
+                  status, dir);
         return -1;
     }
     printf("plots: %s/bench-ratios.png, bench-latency.png, "
-           "bench-programs.png\n", dir);
+           "bench-programs.png\n",
+           dir);
     return 0;
 }

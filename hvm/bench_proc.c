@@ -25,10 +25,10 @@
 #define ERROR_TAIL 150
 
 struct run_result {
-    int status;          /* as waitpid reports it; -1 if not started */
+    int status; /* as waitpid reports it; -1 if not started */
     int timed_out;
     double wall_s;
-    char output[OUTPUT_MAX]; /* stdout, NUL-terminated */
+    char output[OUTPUT_MAX];         /* stdout, NUL-terminated */
     char error_tail[ERROR_TAIL + 1]; /* last line of stderr */
 };
 
@@ -37,9 +37,8 @@ static void error_tail_read(int memfd, char *tail)
 {
     char buffer[ERROR_TAIL * 4];
     off_t size = lseek(memfd, 0, SEEK_END);
-    off_t start = size > (off_t)sizeof(buffer) - 1
-                      ? size - (off_t)sizeof(buffer) + 1
-                      : 0;
+    off_t start =
+        size > (off_t)sizeof(buffer) - 1 ? size - (off_t)sizeof(buffer) + 1 : 0;
     ssize_t length = pread(memfd, buffer, sizeof(buffer) - 1, start);
     char *line;
 
@@ -111,8 +110,8 @@ static void process_run(char *const argv[], const char *spin_ns, int hybrid,
     memset(result, 0, sizeof(*result));
     result->status = -1;
     if (err_fd < 0 || pipe2(pipe_fds, O_CLOEXEC) < 0) {
-        snprintf(result->error_tail, sizeof(result->error_tail),
-                 "pipe: %s", strerror(errno));
+        snprintf(result->error_tail, sizeof(result->error_tail), "pipe: %s",
+                 strerror(errno));
         if (err_fd >= 0)
             close(err_fd);
         return;
@@ -132,35 +131,41 @@ static void process_run(char *const argv[], const char *spin_ns, int hybrid,
         result->wall_s = (double)(vmm_now_ns() - start) / 1e9;
         error_tail_read(err_fd, result->error_tail);
     } else {
-        snprintf(result->error_tail, sizeof(result->error_tail),
-                 "fork: %s", strerror(errno));
+        snprintf(result->error_tail, sizeof(result->error_tail), "fork: %s",
+                 strerror(errno));
     }
     close(pipe_fds[0]);
     close(err_fd);
 }
 
-/* Builds argv: tools/bench programs by path, the rest from PATH. */
+/*
+ * Builds argv, hybridized through `hvm exec --`. Arguments "@NAME" become
+ * tools/bench/NAME next to hvm, "%count" the count and "%data" the
+ * scratch file. Returns 0, or -1 if a tools/bench file is missing.
+ */
 static int argv_build(struct bench_context *ctx,
                       const struct bench_program *program, int hybrid,
-                      char paths[2][4096], char *argv[16])
+                      char paths[2][4096], char count[32], char *argv[16])
 {
-    unsigned n = 0;
+    unsigned n = 0, found = 0;
 
     if (hybrid) {
         argv[n++] = ctx->self;
         argv[n++] = "exec";
         argv[n++] = "--";
     }
+    snprintf(count, 32, "%lu", program->count);
     for (unsigned i = 0; i < 8 && program->argv[i] != NULL; i++) {
         const char *arg = program->argv[i];
+        char relative[256];
 
-        if (arg[0] == '@') {
-            char relative[256];
-
+        if (arg[0] == '@' && found < 2) {
             snprintf(relative, sizeof(relative), "tools/bench/%s", arg + 1);
-            if (hvm_find_built_file(relative, paths[i % 2], 4096) < 0)
+            if (hvm_find_built_file(relative, paths[found], 4096) < 0)
                 return -1;
-            argv[n++] = paths[i % 2];
+            argv[n++] = paths[found++];
+        } else if (strcmp(arg, "%count") == 0) {
+            argv[n++] = count;
         } else if (strcmp(arg, "%data") == 0) {
             argv[n++] = ctx->data_file;
         } else {
@@ -169,6 +174,15 @@ static int argv_build(struct bench_context *ctx,
     }
     argv[n] = NULL;
     return 0;
+}
+
+/* Returns the first "@NAME" argument, for messages. */
+static const char *program_file(const struct bench_program *program)
+{
+    for (unsigned i = 0; i < 8 && program->argv[i] != NULL; i++)
+        if (program->argv[i][0] == '@')
+            return program->argv[i] + 1;
+    return program->argv[0];
 }
 
 /* Parses "kvm NAME VALUE" lines after the first line into row->kvm. */
@@ -195,32 +209,30 @@ static void kvm_lines_parse(const char *output, struct bench_row *row)
 }
 
 /* Runs one side. Returns the printed number, or -1 after recording why. */
-static double program_run_once(struct bench_context *ctx,
-                               struct bench_row *row,
-                               const struct bench_program *program,
-                               int hybrid, double *wall_s)
+static double program_run_once(struct bench_context *ctx, struct bench_row *row,
+                               const struct bench_program *program, int hybrid,
+                               double *wall_s)
 {
     static struct run_result result;
-    char paths[2][4096], *argv[16];
+    char paths[2][4096], count[32], *argv[16];
     char *end;
     double value;
 
-    if (argv_build(ctx, program, hybrid, paths, argv) < 0) {
-        bench_row_error(row, "tools/bench/%s not found next to hvm; build "
-                             "it with ninja",
-                        program->argv[0] + 1);
+    if (argv_build(ctx, program, hybrid, paths, count, argv) < 0) {
+        bench_row_error(row,
+                        "tools/bench/%s not found next to hvm; build "
+                        "it with ninja",
+                        program_file(program));
         return -1;
     }
     process_run(argv, ctx->spin_ns, hybrid, &result);
     *wall_s = result.wall_s;
     value = strtod(result.output, &end);
     if (result.timed_out || !WIFEXITED(result.status) ||
-        WEXITSTATUS(result.status) != 0 || end == result.output ||
-        value < 0) {
+        WEXITSTATUS(result.status) != 0 || end == result.output || value < 0) {
         bench_row_error(row, "%s run %s: %s", hybrid ? "hybridized" : "native",
                         result.timed_out ? "timed out" : "failed",
-                        result.error_tail[0] ? result.error_tail
-                                             : "no output");
+                        result.error_tail[0] ? result.error_tail : "no output");
         return -1;
     }
     if (hybrid)
@@ -236,8 +248,8 @@ void bench_program_pair(struct bench_context *ctx, struct bench_row *row,
     for (int i = 0; i < 2; i++) {
         int hybrid = hybrid_first ? i == 0 : i == 1;
 
-        value[hybrid] = program_run_once(ctx, row, program, hybrid,
-                                         &wall[hybrid]);
+        value[hybrid] =
+            program_run_once(ctx, row, program, hybrid, &wall[hybrid]);
     }
     row->operations = program->operations;
     if (value[0] >= 0)
@@ -263,11 +275,12 @@ static void hrt_output_parse(const char *output, struct bench_row *boot,
         unsigned number;
         double ms;
 
-        if (sscanf(line, "boot time: VMM start -> boot-complete %lf ms",
-                   &ms) == 1)
+        if (sscanf(line, "boot time: VMM start -> boot-complete %lf ms", &ms) ==
+            1)
             bench_series_add(&boot->hybrid, ms);
-        else if (sscanf(line, "reboot %u time: request -> boot-complete "
-                              "%lf ms",
+        else if (sscanf(line,
+                        "reboot %u time: request -> boot-complete "
+                        "%lf ms",
                         &number, &ms) == 2) {
             bench_series_add(&reboot->hybrid, ms);
             (*reboots)++;
@@ -283,24 +296,23 @@ void bench_hrt_boot(struct bench_context *ctx, struct bench_row *boot,
 {
     static struct run_result result;
     char reboots[16], timeout[16];
-    char *argv[] = {ctx->self, "hrt-test", "--reboot", reboots,
-                    "--timeout", timeout, NULL};
+    char *argv[] = {ctx->self,   "hrt-test", "--reboot", reboots,
+                    "--timeout", timeout,    NULL};
     unsigned boots_before = boot->hybrid.count, seen;
     /* After a failed reboot, later runs measure the first boot only. */
-    unsigned wanted = reboot->error[0] == '\0' ? ctx->sizes.reboots : 0;
+    unsigned requested = reboot->error[0] == '\0' ? ctx->sizes.reboots : 0;
 
-    snprintf(reboots, sizeof(reboots), "%u", wanted);
+    snprintf(reboots, sizeof(reboots), "%u", requested);
     snprintf(timeout, sizeof(timeout), "%u", ctx->sizes.hrt_timeout_s);
     process_run(argv, NULL, 0, &result);
     hrt_output_parse(result.output, boot, reboot, &seen);
     if (boot->hybrid.count == boots_before)
         bench_row_error(boot, "hvm hrt-test printed no boot time: %s",
-                        result.error_tail[0] ? result.error_tail
-                                             : "no output");
-    if (seen < wanted)
-        bench_row_error(reboot, "hvm hrt-test --reboot %u completed %u "
-                                "reboots: %s",
-                        wanted, seen,
-                        result.error_tail[0] ? result.error_tail
-                                             : "no output");
+                        result.error_tail[0] ? result.error_tail : "no output");
+    if (seen < requested)
+        bench_row_error(reboot,
+                        "hvm hrt-test --reboot %u completed %u "
+                        "reboots: %s",
+                        requested, seen,
+                        result.error_tail[0] ? result.error_tail : "no output");
 }

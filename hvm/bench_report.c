@@ -16,9 +16,9 @@
 
 /* Counters shown per operation in the table, in this order. */
 static const char *const kvm_shown[] = {
-    "exits",     "io_exits",       "mmio_exits", "halt_exits",
+    "exits",        "io_exits",       "mmio_exits", "halt_exits",
     "signal_exits", "insn_emulation", "pf_taken",   "pf_fixed",
-    "pf_guest",  "pf_emulate",     "tlb_flush",  "invlpg",
+    "pf_guest",     "pf_emulate",     "tlb_flush",  "invlpg",
 };
 #define KVM_SHOWN_COUNT (sizeof(kvm_shown) / sizeof(kvm_shown[0]))
 
@@ -50,15 +50,14 @@ void bench_machine_read(struct bench_machine *machine)
             continue;
         colon += 1 + (colon[1] == ' ');
         colon[strcspn(colon, "\n")] = '\0';
-        snprintf(machine->cpu_model, sizeof(machine->cpu_model), "%s",
-                 colon);
+        snprintf(machine->cpu_model, sizeof(machine->cpu_model), "%s", colon);
         break;
     }
     if (cpuinfo != NULL)
         fclose(cpuinfo);
     machine->cores = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-    machine->memory_bytes = (uint64_t)sysconf(_SC_PHYS_PAGES) *
-                            (uint64_t)sysconf(_SC_PAGESIZE);
+    machine->memory_bytes =
+        (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
     machine->load_start = bench_load_average();
     if (uname(&name) == 0)
         snprintf(machine->kernel, sizeof(machine->kernel), "%s %s %s",
@@ -92,8 +91,7 @@ static void stat_format(char *out, size_t size,
         snprintf(out, size, "-");
         return;
     }
-    snprintf(out, size, "%s [%s, %s]",
-             number_format(a, sizeof(a), stat.median),
+    snprintf(out, size, "%s [%s, %s]", number_format(a, sizeof(a), stat.median),
              number_format(b, sizeof(b), stat.min),
              number_format(c, sizeof(c), stat.max));
 }
@@ -197,8 +195,7 @@ static int target_status(const struct bench_context *ctx,
 
         if (strcmp(row->key, target->row_key) != 0)
             continue;
-        if (!row_shown(ctx, row) ||
-            bench_series_stat(&row->ratio, &stat) < 0)
+        if (!row_shown(ctx, row) || bench_series_stat(&row->ratio, &stat) < 0)
             return -1;
         *ratio = stat.median;
         return stat.median <= target->limit;
@@ -265,8 +262,9 @@ static void json_series(FILE *out, const char *name,
         fprintf(out, "null");
         return;
     }
-    fprintf(out, "{\"min\": %.6g, \"median\": %.6g, \"max\": %.6g, "
-                 "\"values\": [",
+    fprintf(out,
+            "{\"min\": %.6g, \"median\": %.6g, \"max\": %.6g, "
+            "\"values\": [",
             stat.min, stat.median, stat.max);
     for (unsigned i = 0; i < series->count; i++)
         fprintf(out, "%s%.6g", i ? ", " : "", series->value[i]);
@@ -314,8 +312,7 @@ static void json_row(FILE *out, const struct bench_row *row)
     json_series(out, "wall_native_s", &row->wall_native);
     fprintf(out, ",\n");
     json_series(out, "wall_hybridized_s", &row->wall_hybrid);
-    fprintf(out, ",\n      \"operations_per_run\": %.6g,\n",
-            row->operations);
+    fprintf(out, ",\n      \"operations_per_run\": %.6g,\n", row->operations);
     json_kvm(out, row);
     fprintf(out, ",\n      \"error\": ");
     if (row->error[0] != '\0')
@@ -337,9 +334,10 @@ static void json_header(FILE *out, const struct bench_context *ctx)
     json_string(out, p->kind);
     fprintf(out, ", \"module\": ");
     json_string(out, p->module);
-    fprintf(out, ", \"nested\": %s, \"ring0_emulated\": %s, "
-                 "\"ring0_ns_per_iteration\": %.4g, "
-                 "\"ring3_ns_per_iteration\": %.4g},\n",
+    fprintf(out,
+            ", \"nested\": %s, \"ring0_emulated\": %s, "
+            "\"ring0_ns_per_iteration\": %.4g, "
+            "\"ring3_ns_per_iteration\": %.4g},\n",
             p->nested ? "true" : "false",
             p->ring0_emulated < 0 ? "null"
                                   : (p->ring0_emulated ? "true" : "false"),
@@ -347,11 +345,11 @@ static void json_header(FILE *out, const struct bench_context *ctx)
     fprintf(out, "  \"machine\": {\"cpu_model\": ");
     json_string(out, ctx->machine.cpu_model);
     fprintf(out, ", \"cores\": %u, \"memory_bytes\": %llu, \"kernel\": ",
-            ctx->machine.cores,
-            (unsigned long long)ctx->machine.memory_bytes);
+            ctx->machine.cores, (unsigned long long)ctx->machine.memory_bytes);
     json_string(out, ctx->machine.kernel);
-    fprintf(out, ", \"load_average_start\": %.2f, "
-                 "\"load_average_end\": %.2f},\n",
+    fprintf(out,
+            ", \"load_average_start\": %.2f, "
+            "\"load_average_end\": %.2f},\n",
             ctx->machine.load_start, ctx->machine.load_end);
 }
 

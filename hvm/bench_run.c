@@ -6,6 +6,7 @@
 #include "bench.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,98 +15,74 @@
 #include "commands.h"
 #include "vmm.h"
 
-/* Row keys of the programs; the argv strings are filled per context. */
-enum program_index {
-    PROGRAM_GETPPID,
-    PROGRAM_PREAD,
-    PROGRAM_FAULT,
-    PROGRAM_THREAD,
-    PROGRAM_NBODY,
-    PROGRAM_LUA,
-    PROGRAM_PYTHON,
-    PROGRAM_READ,
-    PROGRAM_TOUCH,
-    PROGRAM_COUNT,
-};
-
-struct program_slot {
+/*
+ * The programs of tools/bench. In argv, "@NAME" is tools/bench/NAME next
+ * to hvm, "%count" is the size named by count_offset and "%data" is the
+ * scratch file. Micro-benchmarks count operations; whole programs count
+ * one operation per run, so their KVM counters are per run.
+ */
+struct program_spec {
     struct bench_program program;
-    char count[32];
-    char script[4096];
-    struct bench_row *row;
+    size_t count_offset; /* of an unsigned long in struct bench_sizes */
+    int count_is_operations;
+    const char *native_label;
 };
 
-static struct program_slot slots[PROGRAM_COUNT];
+#define PROGRAM(key_, group_, label_, unit_, size_, per_operation_, native_,   \
+                ...)                                                           \
+    {                                                                          \
+        .program = {.key = key_,                                               \
+                    .group = group_,                                           \
+                    .label = label_,                                           \
+                    .unit = unit_,                                             \
+                    .argv = {__VA_ARGS__}},                                    \
+        .count_offset = offsetof(struct bench_sizes, size_),                   \
+        .count_is_operations = per_operation_, .native_label = native_         \
+    }
 
-static void slot_set(struct bench_context *ctx, enum program_index index,
-                     const struct bench_program *program, unsigned long count,
-                     const char *native_label)
-{
-    struct program_slot *slot = &slots[index];
+static const struct program_spec program_specs[] = {
+    PROGRAM("syscall_getppid", "syscall", "getppid system call", "ns", syscalls,
+            1, "native getppid", "@bench_getppid", "%count"),
+    PROGRAM("syscall_pread64", "syscall", "pread of 64 bytes", "ns", syscalls,
+            1, "native pread", "@bench_pread", "%count", "%data"),
+    PROGRAM("page_fault", "fault", "first-touch page fault (4 KiB)", "ns",
+            faults, 1, "native fault", "@bench_fault", "%count"),
+    PROGRAM("thread_create_join", "thread", "thread create + join", "ns",
+            threads, 1, "native threads", "@bench_thread", "%count"),
+    PROGRAM("nbody_c", "programs", "n-body in C (compute)", "s", nbody_steps, 0,
+            "native run", "@bench_nbody", "%count"),
+    PROGRAM("loop_lua", "programs", "Lua loop (compute, CPU s)", "s",
+            lua_iterations, 0, "native run", "lua5.4", "@loop.lua", "%count"),
+    PROGRAM("loop_python", "programs", "Python loop (compute)", "s",
+            python_iterations, 0, "native run", "/usr/bin/python3", "@loop.py",
+            "%count"),
+    PROGRAM("read_4k", "programs", "read file in 4 KiB reads (syscalls)", "s",
+            read_mib, 0, "native run", "@bench_read", "%data"),
+    PROGRAM("touch_memory", "programs", "touch fresh memory (faults)", "s",
+            touch_mib, 0, "native run", "@bench_touch", "%count"),
+};
 
-    slot->program = *program;
-    snprintf(slot->count, sizeof(slot->count), "%lu", count);
-    for (unsigned i = 0; i < 8; i++)
-        if (slot->program.argv[i] != NULL &&
-            strcmp(slot->program.argv[i], "%count") == 0)
-            slot->program.argv[i] = slot->count;
-    slot->row = bench_row_add(ctx, program->key, program->group,
-                              program->label, program->unit, native_label);
-}
+#define PROGRAM_COUNT (sizeof(program_specs) / sizeof(program_specs[0]))
 
-/* Finds a script copied next to the programs, for lua5.4 and python3. */
-static const char *script_path(struct program_slot *slot, const char *name)
-{
-    char relative[64];
-
-    snprintf(relative, sizeof(relative), "tools/bench/%s", name);
-    if (hvm_find_built_file(relative, slot->script, sizeof(slot->script)) < 0)
-        snprintf(slot->script, sizeof(slot->script), "%s", relative);
-    return slot->script;
-}
+/* The specs with their sizes and rows filled in for this context. */
+static struct bench_program programs[PROGRAM_COUNT];
+static struct bench_row *program_rows[PROGRAM_COUNT];
 
 static void programs_define(struct bench_context *ctx)
 {
-    const struct bench_sizes *s = &ctx->sizes;
-    struct bench_program p;
+    for (size_t i = 0; i < PROGRAM_COUNT; i++) {
+        const struct program_spec *spec = &program_specs[i];
+        unsigned long count;
 
-    p = (struct bench_program){"syscall_getppid", "syscall",
-        "getppid system call", "ns", {"@bench_getppid", "%count"},
-        (double)s->syscalls};
-    slot_set(ctx, PROGRAM_GETPPID, &p, s->syscalls, "native getppid");
-    p = (struct bench_program){"syscall_pread64", "syscall",
-        "pread of 64 bytes", "ns", {"@bench_pread", "%count", "%data"},
-        (double)s->syscalls};
-    slot_set(ctx, PROGRAM_PREAD, &p, s->syscalls, "native pread");
-    p = (struct bench_program){"page_fault", "fault",
-        "first-touch page fault (4 KiB)", "ns",
-        {"@bench_fault", "%count"}, (double)s->faults};
-    slot_set(ctx, PROGRAM_FAULT, &p, s->faults, "native fault");
-    p = (struct bench_program){"thread_create_join", "thread",
-        "thread create + join", "ns", {"@bench_thread", "%count"},
-        (double)s->threads};
-    slot_set(ctx, PROGRAM_THREAD, &p, s->threads, "native threads");
-    p = (struct bench_program){"nbody_c", "programs",
-        "n-body in C (compute)", "s", {"@bench_nbody", "%count"}, 1};
-    slot_set(ctx, PROGRAM_NBODY, &p, s->nbody_steps, "native run");
-    p = (struct bench_program){"loop_lua", "programs",
-        "Lua loop (compute, CPU s)", "s",
-        {"lua5.4", script_path(&slots[PROGRAM_LUA], "loop.lua"), "%count"},
-        1};
-    slot_set(ctx, PROGRAM_LUA, &p, s->lua_iterations, "native run");
-    p = (struct bench_program){"loop_python", "programs",
-        "Python loop (compute)", "s",
-        {"/usr/bin/python3", script_path(&slots[PROGRAM_PYTHON], "loop.py"),
-         "%count"},
-        1};
-    slot_set(ctx, PROGRAM_PYTHON, &p, s->python_iterations, "native run");
-    p = (struct bench_program){"read_4k", "programs",
-        "read file in 4 KiB reads (syscalls)", "s",
-        {"@bench_read", "%data"}, 1};
-    slot_set(ctx, PROGRAM_READ, &p, s->read_mib, "native run");
-    p = (struct bench_program){"touch_memory", "programs",
-        "touch fresh memory (faults)", "s", {"@bench_touch", "%count"}, 1};
-    slot_set(ctx, PROGRAM_TOUCH, &p, s->touch_mib, "native run");
+        memcpy(&count, (const char *)&ctx->sizes + spec->count_offset,
+               sizeof(count));
+        programs[i] = spec->program;
+        programs[i].count = count;
+        programs[i].operations = spec->count_is_operations ? (double)count : 1;
+        program_rows[i] = bench_row_add(
+            ctx, spec->program.key, spec->program.group, spec->program.label,
+            spec->program.unit, spec->native_label);
+    }
 }
 
 /* Writes the scratch file of read_mib MiB that the read benchmarks use. */
@@ -151,15 +128,15 @@ static void ratio_fill(struct bench_row *row)
 
 static void derived_rows_add(struct bench_context *ctx)
 {
-    struct bench_row *getppid = slots[PROGRAM_GETPPID].row;
-    struct bench_row *pread = slots[PROGRAM_PREAD].row;
+    struct bench_row *getppid = bench_row_find(ctx, "syscall_getppid");
+    struct bench_row *pread = bench_row_find(ctx, "syscall_pread64");
     struct bench_row *floor = bench_row_find(ctx, "floor_cacheline_ring3");
     struct bench_row *row;
 
     if (bench_group_selected(ctx, "syscall")) {
-        row = bench_row_add(ctx, "syscall_getppid_vs_native_pread",
-                            "syscall", "forwarded getppid vs native pread",
-                            "ns", "native pread64");
+        row = bench_row_add(ctx, "syscall_getppid_vs_native_pread", "syscall",
+                            "forwarded getppid vs native pread", "ns",
+                            "native pread64");
         row->native = pread->native;
         row->hybrid = getppid->hybrid;
         ratio_fill(row);
@@ -228,12 +205,9 @@ int bench_run_all(struct bench_context *ctx)
             fprintf(stderr, "hvm bench: run %u of %u (%.0f s so far)\n",
                     run + 1, ctx->runs, (vmm_now_ns() - start) / 1e9);
         scratch_run_once(ctx);
-        for (unsigned i = 0; i < PROGRAM_COUNT; i++) {
-            struct program_slot *slot = &slots[i];
-
-            if (bench_group_selected(ctx, slot->program.group))
-                bench_program_pair(ctx, slot->row, &slot->program, run % 2);
-        }
+        for (size_t i = 0; i < PROGRAM_COUNT; i++)
+            if (bench_group_selected(ctx, programs[i].group))
+                bench_program_pair(ctx, program_rows[i], &programs[i], run % 2);
     }
     for (unsigned i = 0; i < ctx->nr_rows; i++)
         if (ctx->rows[i].has_native && ctx->rows[i].ratio.count == 0)

@@ -1,8 +1,9 @@
 /*
- * The `hvm bench` measurements that need no process: a scratch VM with
- * two vCPUs ping-ponging a cache line in guest ring 3, null hypercalls
- * from guest ring 0 and ring 3, and their host counterparts (two host
- * threads ping-ponging a line, a native getppid). Guest timings come from
+ * The `hvm bench` measurements that need no process. A scratch VM with
+ * two vCPUs ping-pongs a cache line in guest ring 3, and a one-vCPU VM
+ * makes null hypercalls from guest ring 0 and ring 3. Their host
+ * counterparts are two host threads ping-ponging a line and a native
+ * getppid. Guest timings come from
  * the guest TSC, converted with the host TSC frequency; the KVM counters
  * of each scratch VM are read before and after the timed run.
  */
@@ -23,8 +24,8 @@
 #define SCRATCH_STACK0 0x8000
 #define SCRATCH_STACK1 0x9000
 #define SCRATCH_CODE 0x10000
-#define SCRATCH_LINE 0x20000  /* the shared cache line */
-#define SCRATCH_TSC0 0x21000  /* u64[2] TSC readings of vCPU 0 */
+#define SCRATCH_LINE 0x20000 /* the shared cache line */
+#define SCRATCH_TSC0 0x21000 /* u64[2] TSC readings of vCPU 0 */
 #define SCRATCH_TABLES 0x100000
 
 extern const uint8_t bench_guest_start[], bench_guest_end[];
@@ -64,16 +65,15 @@ static int scratch_memory_prepare(struct scratch_vm *scratch)
     if (region == NULL)
         return -1;
     scratch->mem = region->hva;
-    tss_limit = vmm_x86_tss_build(scratch->mem + SCRATCH_TSS, SCRATCH_STACK0,
-                                  ist);
+    tss_limit =
+        vmm_x86_tss_build(scratch->mem + SCRATCH_TSS, SCRATCH_STACK0, ist);
     vmm_x86_gdt_build((uint64_t *)(scratch->mem + SCRATCH_GDT), SCRATCH_TSS,
                       tss_limit);
     memcpy(scratch->mem + SCRATCH_CODE, bench_guest_start,
            (size_t)(bench_guest_end - bench_guest_start));
     if (vmm_pt_init(&tables, scratch->mem + SCRATCH_TABLES, SCRATCH_TABLES,
                     SCRATCH_MEM_SIZE - SCRATCH_TABLES) < 0 ||
-        vmm_pt_map(&tables, 0, 0, 2ULL << 20,
-                   VMM_PTE_WRITE | VMM_PTE_USER) < 0)
+        vmm_pt_map(&tables, 0, 0, 2ULL << 20, VMM_PTE_WRITE | VMM_PTE_USER) < 0)
         return -1;
     return tables.pml4_phys == SCRATCH_TABLES ? 0 : -1;
 }
@@ -152,8 +152,7 @@ static double scratch_tsc_ns(const struct scratch_vm *scratch,
     memcpy(tsc, scratch->mem + SCRATCH_TSC0, sizeof(tsc));
     if (khz == 0 || tsc[1] <= tsc[0])
         return -1;
-    return (double)(tsc[1] - tsc[0]) * 1e6 / (double)khz /
-           (double)operations;
+    return (double)(tsc[1] - tsc[0]) * 1e6 / (double)khz / (double)operations;
 }
 
 /* Runs the VM's vCPUs, each on its own thread, until all have exited. */
@@ -161,15 +160,13 @@ static int scratch_run(struct scratch_vm *scratch)
 {
     if (vmm_vm_start(scratch->vm) < 0)
         return -1;
-    return vmm_vm_wait(scratch->vm) == 0 &&
-                   !atomic_load(&scratch->vm->stopping)
+    return vmm_vm_wait(scratch->vm) == 0 && !atomic_load(&scratch->vm->stopping)
                ? 0
                : -1;
 }
 
 static void row_kvm_set(struct bench_row *row, struct bench_kvm_stats *after,
-                        const struct bench_kvm_stats *before,
-                        double operations)
+                        const struct bench_kvm_stats *before, double operations)
 {
     bench_kvm_stats_subtract(after, before);
     row->kvm = *after;
@@ -186,10 +183,10 @@ int bench_vm_pingpong(struct bench_context *ctx, struct bench_row *row)
     int ok;
 
     ok = scratch_create(&scratch, 2) == 0 &&
-         scratch_vcpu_set(&scratch, 0, 1, bench_guest_ping, SCRATCH_LINE,
-                          trips, SCRATCH_TSC0) == 0 &&
-         scratch_vcpu_set(&scratch, 1, 1, bench_guest_pong, SCRATCH_LINE,
-                          trips, 0) == 0;
+         scratch_vcpu_set(&scratch, 0, 1, bench_guest_ping, SCRATCH_LINE, trips,
+                          SCRATCH_TSC0) == 0 &&
+         scratch_vcpu_set(&scratch, 1, 1, bench_guest_pong, SCRATCH_LINE, trips,
+                          0) == 0;
     if (ok) {
         scratch_stats_read(&scratch, &before);
         ok = scratch_run(&scratch) == 0;
@@ -214,8 +211,8 @@ static double hypercalls_run(struct scratch_vm *scratch, int user,
     double ns = -1;
 
     memset(scratch->mem + SCRATCH_TSC0, 0, 16);
-    if (scratch_vcpu_set(scratch, 0, user, bench_guest_hypercalls, calls,
-                         0, SCRATCH_TSC0) < 0)
+    if (scratch_vcpu_set(scratch, 0, user, bench_guest_hypercalls, calls, 0,
+                         SCRATCH_TSC0) < 0)
         return -1;
     scratch_stats_read(scratch, &before);
     if (scratch_run(scratch) == 0)
@@ -235,8 +232,8 @@ int bench_vm_hypercalls(struct bench_context *ctx, struct bench_row *ring0,
     if (scratch_create(&scratch, 1) == 0) {
         ns0 = hypercalls_run(&scratch, 0, ctx->sizes.hypercalls_ring0, ring0);
         if (ns0 > 0)
-            ns3 = hypercalls_run(&scratch, 1, ctx->sizes.hypercalls_ring3,
-                                 ring3);
+            ns3 =
+                hypercalls_run(&scratch, 1, ctx->sizes.hypercalls_ring3, ring3);
     }
     scratch_destroy(&scratch);
     if (ns0 > 0)
@@ -265,8 +262,7 @@ static void *host_pong(void *arg)
         while (atomic_load_explicit(&shared->line, memory_order_acquire) !=
                value)
             __builtin_ia32_pause();
-        atomic_store_explicit(&shared->line, value + 1,
-                              memory_order_release);
+        atomic_store_explicit(&shared->line, value + 1, memory_order_release);
     }
     return NULL;
 }

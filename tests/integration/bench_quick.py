@@ -2,7 +2,7 @@
 
 Checks completion, structure and internal consistency only, never a
 timing: every figure comes with min <= median <= max, every row has
-figures or says why not, and the platform and machine are described.
+figures or reports why not, and the platform and machine are described.
 Exits 77 (skipped) where /dev/kvm is missing.
 """
 import json

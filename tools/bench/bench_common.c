@@ -24,13 +24,13 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-unsigned long bench_count_parse(const char *text, const char *what)
+unsigned long bench_count_parse(const char *text, const char *name)
 {
     char *end;
     unsigned long value = strtoul(text, &end, 10);
 
     if (*text == '\0' || *end != '\0' || value == 0) {
-        fprintf(stderr, "invalid %s '%s': give a positive integer\n", what,
+        fprintf(stderr, "invalid %s '%s': give a positive integer\n", name,
                 text);
         exit(2);
     }

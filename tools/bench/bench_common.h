@@ -12,13 +12,13 @@
 /* Reads CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
-/* Parses a positive count argument or exits with a usage message. */
-unsigned long bench_count_parse(const char *text, const char *what);
+/* Parses a positive count argument, or exits with status 2. */
+unsigned long bench_count_parse(const char *text, const char *name);
 
 /*
  * Snapshots the KVM statistics of this process's own VM and vCPUs, when
  * the environment sets BENCH_KVM_STATS=1 and the process is hybridized
- * (it then holds kvm-vm and kvm-vcpu descriptors). Does nothing otherwise.
+ * (it then has kvm-vm and kvm-vcpu descriptors open). Does nothing otherwise.
  */
 void bench_kvm_begin(void);
 

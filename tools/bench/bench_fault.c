@@ -1,7 +1,7 @@
 /*
- * Times the first touch of N fresh 4 KiB anonymous pages (one write each,
- * transparent huge pages disabled on the range, so every touch is a page
- * fault natively); prints nanoseconds per page.
+ * Times the first touch (one write) of N fresh 4 KiB anonymous pages and
+ * prints nanoseconds per page. Transparent huge pages are disabled on the
+ * range, so every touch is a page fault natively.
  */
 #include <stdio.h>
 #include <sys/mman.h>

@@ -61,8 +61,8 @@ static double energy_total(const struct body *bodies)
     for (int i = 0; i < BODIES; i++) {
         const double *v = bodies[i].velocity;
 
-        energy += 0.5 * bodies[i].mass * (v[0] * v[0] + v[1] * v[1] +
-                                          v[2] * v[2]);
+        energy +=
+            0.5 * bodies[i].mass * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         for (int j = i + 1; j < BODIES; j++) {
             double d[3], distance;
 

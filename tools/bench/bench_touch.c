@@ -1,7 +1,7 @@
 /*
- * The fault-heavy program: writes one byte in every 4 KiB page of MIB
- * mebibytes of fresh anonymous memory (default transparent-huge-page
- * policy); prints the seconds the touches took.
+ * The fault-heavy program writes one byte in every 4 KiB page of MIB
+ * mebibytes of fresh anonymous memory, under the default transparent
+ * huge page policy. It prints the seconds the touches took.
  */
 #include <stdio.h>
 #include <sys/mman.h>

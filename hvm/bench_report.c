@@ -16,9 +16,9 @@
 
 /* Counters shown per operation in the table, in this order. */
 static const char *const kvm_shown[] = {
-    "exits",        "io_exits",       "mmio_exits", "halt_exits",
-    "signal_exits", "insn_emulation", "pf_taken",   "pf_fixed",
-    "pf_guest",     "pf_emulate",     "tlb_flush",  "invlpg",
+    "exits",      "io_exits",       "mmio_exits", "halt_exits", "signal_exits",
+    "irq_exits",  "insn_emulation", "pf_taken",   "pf_fixed",   "pf_guest",
+    "pf_emulate", "tlb_flush",      "invlpg",
 };
 #define KVM_SHOWN_COUNT (sizeof(kvm_shown) / sizeof(kvm_shown[0]))
 

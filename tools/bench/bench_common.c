@@ -12,6 +12,8 @@
 
 #define BENCH_MAX_KVM_FDS 64
 
+/* The process's KVM VM and vCPU fds and a statistics fd for each. */
+static int kvm_object_fds[BENCH_MAX_KVM_FDS];
 static int kvm_stats_fds[BENCH_MAX_KVM_FDS];
 static unsigned kvm_stats_count;
 static struct bench_kvm_stats kvm_before;
@@ -37,7 +39,18 @@ unsigned long bench_count_parse(const char *text, const char *name)
     return value;
 }
 
-/* Opens a statistics descriptor for every KVM VM and vCPU fd we hold. */
+static int kvm_fd_known(int fd)
+{
+    for (unsigned i = 0; i < kvm_stats_count; i++)
+        if (kvm_object_fds[i] == fd)
+            return 1;
+    return 0;
+}
+
+/*
+ * Opens a statistics fd for every KVM VM and vCPU fd of this process not
+ * seen before. vCPUs created for new threads appear in a later scan.
+ */
 static void kvm_fds_collect(void)
 {
     DIR *dir = opendir("/proc/self/fd");
@@ -49,19 +62,25 @@ static void kvm_fds_collect(void)
            kvm_stats_count < BENCH_MAX_KVM_FDS) {
         char link[300], target[64];
         ssize_t length;
-        int stats_fd;
+        int fd, stats_fd;
 
         snprintf(link, sizeof(link), "/proc/self/fd/%s", entry->d_name);
         length = readlink(link, target, sizeof(target) - 1);
         if (length <= 0)
             continue;
         target[length] = '\0';
+        /* vCPU fds are "kvm-vcpu:N"; statistics fds do not match. */
         if (strcmp(target, "anon_inode:kvm-vm") != 0 &&
-            strncmp(target, "anon_inode:kvm-vcpu", 19) != 0)
+            strncmp(target, "anon_inode:kvm-vcpu:", 20) != 0)
             continue;
-        stats_fd = bench_kvm_stats_open(atoi(entry->d_name));
-        if (stats_fd >= 0)
-            kvm_stats_fds[kvm_stats_count++] = stats_fd;
+        fd = atoi(entry->d_name);
+        if (kvm_fd_known(fd))
+            continue;
+        stats_fd = bench_kvm_stats_open(fd);
+        if (stats_fd < 0)
+            continue;
+        kvm_object_fds[kvm_stats_count] = fd;
+        kvm_stats_fds[kvm_stats_count++] = stats_fd;
     }
     closedir(dir);
 }
@@ -89,6 +108,8 @@ void bench_kvm_end(void)
 
     if (kvm_stats_count == 0)
         return;
+    /* vCPUs created since the start count in full: they are all new. */
+    kvm_fds_collect();
     kvm_stats_sum(&after);
     bench_kvm_stats_subtract(&after, &kvm_before);
     for (unsigned i = 0; i < after.count; i++)

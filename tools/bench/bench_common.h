@@ -24,7 +24,9 @@ void bench_kvm_begin(void);
 
 /*
  * Prints "kvm NAME DELTA" lines for every counter that changed since
- * bench_kvm_begin(), summed over the VM and the vCPUs seen at the start.
+ * bench_kvm_begin(), summed over the VM and its vCPUs, including vCPUs
+ * created in between (threads). The counts include the few forwarded
+ * calls that read the statistics at the end.
  */
 void bench_kvm_end(void);
 

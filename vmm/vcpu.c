@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -41,6 +42,22 @@ static int kick_signal_install(void)
 
     pthread_once(&once, kick_signal_install_once);
     return kick_install_result;
+}
+
+/*
+ * Takes a pending kick off this thread. Without this, the kick that ended
+ * one KVM_RUN stays pending (it is blocked outside KVM_RUN) and ends every
+ * later KVM_RUN at once.
+ */
+static void kick_consume(void)
+{
+    static const struct timespec no_wait = {0, 0};
+    sigset_t kick;
+
+    sigemptyset(&kick);
+    sigaddset(&kick, VMM_KICK_SIGNAL);
+    while (sigtimedwait(&kick, NULL, &no_wait) == VMM_KICK_SIGNAL)
+        ;
 }
 
 static int vcpu_signal_mask_set(struct vmm_vcpu *vcpu)
@@ -242,7 +259,11 @@ void vmm_vcpu_run_loop(struct vmm_vcpu *vcpu)
     vcpu->leave_loop = 0;
     while (!atomic_load(&vm->stopping) && !vcpu->leave_loop) {
         if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN)
+            if (errno == EINTR) {
+                kick_consume();
+                continue;
+            }
+            if (errno == EAGAIN)
                 continue;
             if (vm->run_error_handler != NULL &&
                 vm->run_error_handler(vcpu, errno) == VMM_RESUME)

@@ -81,7 +81,7 @@ struct vmm_vcpu {
     int (*on_start)(struct vmm_vcpu *vcpu);
     uint64_t exits;
     /* Set by a handler to leave vmm_vcpu_run_loop() without stopping the VM. */
-    int leave_loop;
+    atomic_int leave_loop;
 };
 
 struct vmm_vm {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "mv_rewrite.h"
 #include "pagetable.h"
 #include "vmm.h"
 

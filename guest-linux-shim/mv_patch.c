@@ -20,9 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define STUB_SIZE 64
-#define MAX_SYSCALL_NUMBER 512
-#define SITE_LENGTH 7
 #define REL32_LIMIT (1LL << 31)
 #define STUB_SEARCH_STEP (16ULL << 20)
 
@@ -69,69 +66,6 @@ static uint8_t *stubs_allocate(const struct text_range *text, size_t size)
     return NULL;
 }
 
-static int site_matches(const uint8_t *code, size_t offset, size_t length)
-{
-    uint32_t number;
-
-    if (offset + SITE_LENGTH > length || code[offset] != 0xb8 ||
-        code[offset + 5] != 0x0f || code[offset + 6] != 0x05)
-        return 0;
-    memcpy(&number, code + offset + 1, 4);
-    return number < MAX_SYSCALL_NUMBER;
-}
-
-/* Writes the stub of one site; see the file comment for what it does. */
-static void stub_write(uint8_t *stub, const uint8_t *site, uint64_t resume)
-{
-    static const uint8_t body[] = {
-        0x48, 0x8d, 0x64, 0x24, 0x80,                   /* lea -128(%rsp) */
-        0x9c,                                           /* pushfq */
-        0x41, 0x5b,                                     /* pop %r11 */
-        0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00, /* lea 128(%rsp) */
-    };
-    uint64_t entry = (uint64_t)(uintptr_t)mv_syscall_entry;
-    size_t at = 0;
-
-    memcpy(stub + at, site, 5); /* mov $NR, %eax */
-    at += 5;
-    memcpy(stub + at, body, sizeof(body));
-    at += sizeof(body);
-    stub[at++] = 0x48; /* movabs $resume, %rcx */
-    stub[at++] = 0xb9;
-    memcpy(stub + at, &resume, 8);
-    at += 8;
-    stub[at++] = 0xff; /* jmp *0(%rip) */
-    stub[at++] = 0x25;
-    memset(stub + at, 0, 4);
-    at += 4;
-    memcpy(stub + at, &entry, 8);
-}
-
-static unsigned sites_patch(uint8_t *copy, const struct text_range *text,
-                            uint8_t *stubs, unsigned max_sites)
-{
-    size_t length = text->end - text->start;
-    unsigned count = 0;
-
-    for (size_t offset = 0; offset < length && count < max_sites; offset++) {
-        uint64_t site = text->start + offset;
-        uint8_t *stub = stubs + (size_t)count * STUB_SIZE;
-        int64_t rel;
-
-        if (!site_matches(copy, offset, length))
-            continue;
-        rel = (int64_t)(uintptr_t)stub - (int64_t)(site + 5);
-        if (rel >= REL32_LIMIT || rel < -REL32_LIMIT)
-            continue;
-        stub_write(stub, copy + offset, site + SITE_LENGTH);
-        copy[offset] = 0xe9; /* jmp rel32; the syscall bytes stay */
-        memcpy(copy + offset + 1, &(int32_t){(int32_t)rel}, 4);
-        count++;
-        offset += SITE_LENGTH - 1;
-    }
-    return count;
-}
-
 void mv_patch_libc(void)
 {
     struct text_range text;
@@ -145,7 +79,8 @@ void mv_patch_libc(void)
     }
     length = text.end - text.start;
     max_sites = (unsigned)(length / 64 + 1);
-    stub_bytes = ((size_t)max_sites * STUB_SIZE + 4095) & ~(size_t)4095;
+    stub_bytes = ((size_t)max_sites * MV_REWRITE_STUB_SIZE + 4095) &
+                 ~(size_t)4095;
     copy = mmap(NULL, length, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     stubs = stubs_allocate(&text, stub_bytes);
@@ -155,7 +90,8 @@ void mv_patch_libc(void)
         return;
     }
     memcpy(copy, (const void *)(uintptr_t)text.start, length);
-    count = sites_patch(copy, &text, stubs, max_sites);
+    count = mv_rewrite_sites(copy, text.start, length, stubs, max_sites,
+                             (uint64_t)(uintptr_t)mv_syscall_entry);
     mv_memory_private(copy, length);
     /* The stubs are guest code: they need a slot but no identity alias. */
     mv_memory_update((uint64_t)(uintptr_t)stubs,

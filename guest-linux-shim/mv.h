@@ -23,8 +23,8 @@
 /* A partner polls at most this many times MV_SPIN_NS before it sleeps. */
 #define MV_SPIN_MAX_FACTOR 20
 
-/* Where the HRT's private memory sits in guest physical space: above
- * every user address of the host (they end at 2^47). */
+/* The HRT's private memory in guest physical space. It lies above every
+ * user address of the host, which end at 2^47. */
 #define MV_HRT_GPA 0xc00000000000ULL
 #define MV_HRT_SIZE (64ULL << 20)
 #define MV_HRT_BOOT_INFO 0x0ULL           /* offset of struct hvm_boot_info */

@@ -21,7 +21,7 @@
 #define EINVAL_RESULT (-22)
 #define EFAULT_RESULT (-14)
 
-/* What the loop does after it has published a reply. */
+/* Work of the loop after it has published a reply. */
 enum after_reply {
     AFTER_NOTHING,
     AFTER_THREAD_EXIT,
@@ -199,7 +199,7 @@ static void update_after_mmap(uint64_t address, const uint64_t *args)
         return;
     /*
      * A first touch of a 4 KiB page by guest code costs a shadow-MMU
-     * fault; with a 2 MiB guest page over a transparent huge page one
+     * fault. With a 2 MiB guest page over a transparent huge page, one
      * fault serves 512 pages. Linux does the same with THP "always".
      */
     if ((args[3] & MAP_ANONYMOUS) && length >= MV_HUGE_PAGE_SIZE)
@@ -404,10 +404,11 @@ static void count_call(long nr)
 }
 
 /*
- * How long to poll for the next request: twice the recent gap between a
- * reply and the next request, so that a program that calls often never
- * finds its partner asleep, within [base, MV_SPIN_MAX_FACTOR * base]; a
- * program that calls rarely gets the base, and its partner sleeps soon.
+ * Returns how long to poll for the next request. It is twice the recent
+ * gap between a reply and the next request, so that a program that calls
+ * often rarely finds its partner asleep. The result stays within
+ * [base, MV_SPIN_MAX_FACTOR * base]. A program that calls rarely gets the
+ * base, so its partner sleeps soon.
  */
 static uint64_t spin_budget(uint64_t base, uint64_t average_gap)
 {

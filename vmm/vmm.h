@@ -28,7 +28,7 @@
 struct vmm_vm;
 struct vmm_vcpu;
 
-/* What an exit handler wants the run loop to do next. */
+/* The next step of the run loop, chosen by an exit handler. */
 enum vmm_action {
     VMM_RESUME = 0, /* enter the guest again */
     VMM_STOP = 1,   /* stop this vCPU; vmm_vm_stop() has been called */

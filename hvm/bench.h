@@ -65,8 +65,9 @@ struct bench_machine {
 struct bench_context {
     int quick;
     unsigned runs;
-    const char *only;    /* comma-separated groups, NULL for all */
-    const char *spin_ns; /* MV_SPIN_NS for hybridized runs, or NULL */
+    const char *only;      /* comma-separated groups, NULL for all */
+    const char *spin_ns;   /* MV_SPIN_NS for hybridized runs, or NULL */
+    const char *privilege; /* --privilege of every `hvm exec` */
     struct bench_sizes sizes;
     struct vmm_platform platform;
     int platform_probed; /* vmm_platform_probe() succeeded */

@@ -152,6 +152,8 @@ static int argv_build(struct bench_context *ctx,
     if (hybrid) {
         argv[n++] = ctx->self;
         argv[n++] = "exec";
+        argv[n++] = "--privilege";
+        argv[n++] = (char *)ctx->privilege;
         argv[n++] = "--";
     }
     snprintf(count, 32, "%lu", program->count);

@@ -330,6 +330,7 @@ static void json_header(FILE *out, const struct bench_context *ctx)
     fprintf(out, "  \"quick\": %s,\n  \"runs\": %u,\n  \"elapsed_s\": %.1f,\n",
             ctx->quick ? "true" : "false", ctx->runs, ctx->elapsed_s);
     fprintf(out, "  \"spin_ns\": %s,\n", ctx->spin_ns ? ctx->spin_ns : "null");
+    fprintf(out, "  \"privilege\": \"%s\",\n", ctx->privilege);
     fprintf(out, "  \"platform\": {\"kind\": ");
     json_string(out, p->kind);
     fprintf(out, ", \"module\": ");

@@ -59,14 +59,16 @@ def check_row(row):
 
 
 def check_report(report):
-    for key in ("schema", "quick", "runs", "platform", "machine", "results",
-                "targets"):
+    for key in ("schema", "quick", "runs", "privilege", "platform", "machine",
+                "results", "targets"):
         if key not in report:
             fail("the report lacks '%s'" % key)
     if report["schema"] != "hvm-bench/1":
         fail("unexpected schema %r" % report["schema"])
     if report["quick"] is not True:
         fail("quick is %r, expected true" % report["quick"])
+    if report["privilege"] not in ("user", "kernel"):
+        fail("unexpected privilege %r" % report["privilege"])
     if report["platform"].get("kind") not in ("VMX", "SVM", "PVM-nested",
                                               "unknown"):
         fail("unexpected platform kind %r" % report["platform"].get("kind"))

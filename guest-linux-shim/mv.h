@@ -131,6 +131,8 @@ void mv_switch_stack(void *top, void (*fn)(void *), void *arg)
     __attribute__((noreturn));
 void mv_native_resume(const struct mv_native_state *state)
     __attribute__((noreturn));
+long mv_clone3_native(struct clone_args *args, size_t size,
+                      const struct mv_native_state *state);
 
 /* mv_sys.c: raw system calls that touch neither errno nor TLS. */
 long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4,

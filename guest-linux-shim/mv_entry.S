@@ -173,22 +173,43 @@ mv_switch_stack:
     .size mv_switch_stack, . - mv_switch_stack
 
 /*
+ * long mv_clone3_native(struct clone_args *args, size_t size,
+ *                       const struct mv_native_state *state)
+ * Host side. Runs clone3 with args (whose stack must be 0); the child
+ * jumps straight to mv_native_resume(state) without a call or a return,
+ * because with CLONE_VM|CLONE_VFORK it runs on the suspended parent's
+ * stack and must not overwrite the parent's frames. The parent gets the
+ * child's PID or -errno.
+ */
+    .globl mv_clone3_native
+    .type mv_clone3_native, @function
+mv_clone3_native:
+    movq %rdx, %r8
+    movl $SYS_clone3, %eax
+    syscall
+    testq %rax, %rax
+    jnz 1f
+    movq %r8, %rdi
+    jmp mv_native_resume
+1:  ret
+    .size mv_clone3_native, . - mv_clone3_native
+
+/*
  * void mv_native_resume(const struct mv_native_state *state)
  * Host side, in a forked child: loads the application's registers as they
- * were at its `syscall` and continues natively after it. The offsets match
- * struct mv_native_state in mv.h.
+ * were at its `syscall` and continues natively after it, as the kernel
+ * would: RCX holds the resume address and R11 the flags. The offsets
+ * match struct mv_native_state in mv.h. The one push (for popfq) lands
+ * below the current stack pointer, never in a live frame.
  */
     .globl mv_native_resume
     .type mv_native_resume, @function
 mv_native_resume:
     fxrstor64 144(%rdi)
-    movq 120(%rdi), %rax
-    movq %rax, mv_resume_target(%rip)
     pushq 128(%rdi)
     popfq
     movq 0(%rdi), %rax
     movq 8(%rdi), %rbx
-    movq 16(%rdi), %rcx
     movq 24(%rdi), %rdx
     movq 32(%rdi), %rsi
     movq 48(%rdi), %rbp
@@ -200,14 +221,10 @@ mv_native_resume:
     movq 96(%rdi), %r13
     movq 104(%rdi), %r14
     movq 112(%rdi), %r15
+    movq 120(%rdi), %rcx
     movq 656(%rdi), %rsp
     movq 40(%rdi), %rdi
-    jmpq *mv_resume_target(%rip)
+    jmpq *%rcx
     .size mv_native_resume, . - mv_native_resume
-
-    .data
-    .balign 8
-mv_resume_target:
-    .quad 0
 
     .section .note.GNU-stack, "", @progbits

@@ -115,7 +115,7 @@ static int clone_args_read(long nr, const uint64_t *args,
 static long serve_process_clone(struct mv_group *group, long nr,
                                 const uint64_t *args)
 {
-    static struct mv_native_state state;
+    struct mv_native_state state;
     struct mv_guest_state regs;
     struct clone_args ca;
     uint64_t child_sp = 0;
@@ -133,24 +133,29 @@ static long serve_process_clone(struct mv_group *group, long nr,
     if ((ca.flags & CLONE_VM) && !(ca.flags & CLONE_VFORK))
         return EINVAL_RESULT;
     registers_at_call(group, &regs);
-    ca.stack = 0;
-    ca.stack_size = 0;
-    result = mv_syscall6(SYS_clone3, (long)&ca, sizeof(ca), 0, 0, 0, 0);
-    if (result != 0)
-        return result;
-
-    /* The child: become the application thread, natively. */
-    state.rax = 0;
-    state.rbx = regs.rbx, state.rcx = regs.rcx, state.rdx = regs.rdx;
-    state.rsi = regs.rsi, state.rdi = regs.rdi, state.rbp = regs.rbp;
-    state.r8 = regs.r8, state.r9 = regs.r9, state.r10 = regs.r10;
-    state.r11 = regs.r11, state.r12 = regs.r12, state.r13 = regs.r13;
-    state.r14 = regs.r14, state.r15 = regs.r15;
+    state.rax = 0; /* the child's result */
+    state.rbx = regs.rbx;
+    state.rdx = regs.rdx;
+    state.rsi = regs.rsi;
+    state.rdi = regs.rdi;
+    state.rbp = regs.rbp;
+    state.r8 = regs.r8;
+    state.r9 = regs.r9;
+    state.r10 = regs.r10;
+    state.r11 = regs.rflags;
+    state.r12 = regs.r12;
+    state.r13 = regs.r13;
+    state.r14 = regs.r14;
+    state.r15 = regs.r15;
+    state.rcx = regs.rip;
     state.rip = regs.rip;
     state.rflags = regs.rflags;
     state.rsp = child_sp ? child_sp : regs.rsp;
     memcpy(state.fxsave, group->channel + HVM_CH_FXSAVE, 512);
-    mv_native_resume(&state);
+    /* The child starts on this partner's stack, then takes its own. */
+    ca.stack = 0;
+    ca.stack_size = 0;
+    return mv_clone3_native(&ca, sizeof(ca), &state);
 }
 
 /* clone or clone3 with CLONE_THREAD: a new execution group. */

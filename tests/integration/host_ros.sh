@@ -145,6 +145,8 @@ sort)
 lua) both lua5.4 "$scripts/arith.lua" ;;
 lua-error) both lua5.4 "$scripts/error.lua"; expect_status 1 ;;
 python) both /usr/bin/python3 "$scripts/arith.py" ;;
+python-subprocess) both /usr/bin/python3 "$scripts/subprocess_fork.py" ;;
+vfork) both "$programs/vfork_exec" ;;
 python-error) both /usr/bin/python3 "$scripts/error.py"; expect_status 1 ;;
 threads) both "$programs/threads" ;;
 segfault) both "$programs/segfault"; expect_status 139 ;;

@@ -33,7 +33,7 @@ run_in() {
     local mode=$1
     shift
     local dir="$work/$mode"
-    cp -r "$work/inputs/." "$dir/"
+    cp -rp "$work/inputs/." "$dir/"
     if [ "$mode" = hybrid ]; then
         (cd "$dir" && "$hvm" exec -- "$@" >"$work/$mode.out" \
             2>"$work/$mode.err" <"${STDIN_FILE:-/dev/null}")
@@ -126,7 +126,7 @@ gzip)
     seq 1 300000 >"$work/inputs/numbers.txt"
     for mode in native hybrid; do
         dir="$work/$mode"
-        cp -r "$work/inputs/." "$dir/"
+        cp -rp "$work/inputs/." "$dir/"
         if [ $mode = hybrid ]; then prefix=("$hvm" exec --); else prefix=(); fi
         (cd "$dir" && "${prefix[@]}" gzip -c numbers.txt >numbers.gz &&
             "${prefix[@]}" gunzip -c numbers.gz >numbers.out)

@@ -27,10 +27,10 @@
  * user address of the host, which end at 2^47. */
 #define MV_HRT_GPA 0xc00000000000ULL
 #define MV_HRT_SIZE (64ULL << 20)
-#define MV_HRT_BOOT_INFO 0x0ULL           /* offset of struct hvm_boot_info */
-#define MV_HRT_TABLES (16ULL << 20)       /* page-table pool, 16 MiB */
+#define MV_HRT_BOOT_INFO 0x0ULL     /* offset of struct hvm_boot_info */
+#define MV_HRT_TABLES (16ULL << 20) /* page-table pool, 16 MiB */
 #define MV_HRT_TABLES_SIZE (16ULL << 20)
-#define MV_HRT_CPUS (32ULL << 20)         /* per-vCPU areas from here */
+#define MV_HRT_CPUS (32ULL << 20) /* per-vCPU areas from here */
 #define MV_HRT_CPU_SIZE (64ULL << 10)
 #define MV_HRT_MAX_VCPUS ((MV_HRT_SIZE - MV_HRT_CPUS) / MV_HRT_CPU_SIZE)
 
@@ -79,18 +79,18 @@ struct mv_group {
     uint64_t action_arg;
     atomic_uint vcpu_released; /* futex word: 1 once the vCPU is free */
     uint8_t *partner_stack;
-    uint64_t fs_base;          /* the HRT thread's FS base */
-    uint64_t wait_ns;          /* time its HRT thread waited for Linux */
+    uint64_t fs_base; /* the HRT thread's FS base */
+    uint64_t wait_ns; /* time its HRT thread waited for Linux */
     uint64_t run_start_ns;
 };
 
 struct mv_options {
     unsigned hrt_cpus;
     enum mv_privilege privilege;
-    int stats_fd;        /* -1: no statistics */
-    uint64_t spin_ns;    /* how long either side polls before sleeping */
+    int stats_fd;     /* -1: no statistics */
+    uint64_t spin_ns; /* how long either side polls before sleeping */
     const char *hrt_image;
-    int rewrite;         /* rewrite the C library's system-call sites */
+    int rewrite; /* rewrite the C library's system-call sites */
 };
 
 struct mv_stats {
@@ -100,7 +100,7 @@ struct mv_stats {
     atomic_ullong page_faults;   /* guest #PF served by a page-table entry */
     atomic_ullong wakeups;       /* sleeping partner or HRT thread woken */
     atomic_ullong threads;
-    atomic_ullong service_ns;    /* partner time spent in system calls */
+    atomic_ullong service_ns; /* partner time spent in system calls */
 };
 
 struct mv_runtime {
@@ -110,7 +110,7 @@ struct mv_runtime {
     struct vmm_pt_builder tables;
     uint64_t idt_base;
     uint16_t idt_limit;
-    uint64_t boot_ns;          /* VMM start to HRT boot-complete */
+    uint64_t boot_ns; /* VMM start to HRT boot-complete */
     uint64_t start_ns;
     atomic_uint next_vcpu;
     int (*main)(int, char **, char **);
@@ -135,8 +135,7 @@ long mv_clone3_native(struct clone_args *args, size_t size,
                       const struct mv_native_state *state);
 
 /* mv_sys.c: raw system calls that touch neither errno nor TLS. */
-long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4,
-                 long a5);
+long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 void mv_futex_wait(atomic_uint *word, unsigned expected);
 void mv_futex_wake(atomic_uint *word);
 void mv_write_all(int fd, const char *text, size_t length);

@@ -57,8 +57,7 @@ void mv_signal_self(struct mv_group *group, int signo)
 
     mv_syscall6(SYS_rt_sigaction, signo, (long)&action, 0, 8, 0, 0);
     mv_syscall6(SYS_tgkill, pid, group->partner_tid, signo, 0, 0, 0);
-    mv_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0,
-                0);
+    mv_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0, 0);
     for (;;)
         pause();
 }
@@ -131,7 +130,7 @@ static int64_t on_channel_action(struct vmm_vcpu *vcpu,
 static int exception_signal(uint64_t vector)
 {
     switch (vector) {
-    case 0: /* #DE */
+    case 0:  /* #DE */
     case 16: /* #MF */
     case 19: /* #XM */
         return SIGFPE;
@@ -169,8 +168,7 @@ static int64_t on_exception(struct vmm_vcpu *vcpu,
     vmm_info("thread %u: exception %llu at RIP 0x%llx (error 0x%llx, "
              "CR2 0x%llx): sending signal %d",
              group->id, (unsigned long long)copy.vector,
-             (unsigned long long)copy.rip,
-             (unsigned long long)copy.error_code,
+             (unsigned long long)copy.rip, (unsigned long long)copy.error_code,
              (unsigned long long)copy.cr2, exception_signal(copy.vector));
     mv_signal_self(group, exception_signal(copy.vector));
 }
@@ -218,8 +216,8 @@ static enum vmm_action on_internal_error(struct vmm_vcpu *vcpu, void *ctx)
                         "the HRT (sending SIGILL)");
     if (mv.options.privilege == MV_PRIVILEGE_KERNEL)
         vmm_print_raw("hvm: ring-0 code is interpreted by KVM on this "
-                        "host and some instructions are not supported; "
-                        "use --privilege user\n");
+                      "host and some instructions are not supported; "
+                      "use --privilege user\n");
     mv_signal_self(vcpu->user, SIGILL);
 }
 
@@ -253,8 +251,8 @@ static int64_t on_console_write(struct vmm_vcpu *vcpu,
     return (int64_t)length;
 }
 
-static int64_t on_panic(struct vmm_vcpu *vcpu,
-                        const struct vmm_hypercall *call, void *ctx)
+static int64_t on_panic(struct vmm_vcpu *vcpu, const struct vmm_hypercall *call,
+                        void *ctx)
 {
     const struct hvm_panic_report *report =
         vmm_gpa_to_hva(vcpu->vm, call->args[0], sizeof(*report));
@@ -264,12 +262,12 @@ static int64_t on_panic(struct vmm_vcpu *vcpu,
     if (report == NULL)
         mv_die("the HRT panicked with an invalid report address");
     vmm_guest_string(message, report->message, sizeof(message));
-    vmm_print_raw(
-            "hvm: HRT panic on vCPU %u: %s (vector %u, error 0x%llx, RIP "
-            "0x%llx, CR2 0x%llx)\n",
-            vcpu->index, message, report->vector,
-            (unsigned long long)report->error_code,
-            (unsigned long long)report->rip, (unsigned long long)report->cr2);
+    vmm_print_raw("hvm: HRT panic on vCPU %u: %s (vector %u, error 0x%llx, RIP "
+                  "0x%llx, CR2 0x%llx)\n",
+                  vcpu->index, message, report->vector,
+                  (unsigned long long)report->error_code,
+                  (unsigned long long)report->rip,
+                  (unsigned long long)report->cr2);
     mv_die("the HRT kernel failed");
 }
 
@@ -279,8 +277,7 @@ void mv_group_handlers_register(void)
 
     vmm_hypercall_register(vm, HVM_HC_CHANNEL_WAIT, on_channel_wait, NULL);
     vmm_hypercall_register(vm, HVM_HC_CHANNEL_WAKE, on_channel_wake, NULL);
-    vmm_hypercall_register(vm, HVM_HC_CHANNEL_ACTION, on_channel_action,
-                           NULL);
+    vmm_hypercall_register(vm, HVM_HC_CHANNEL_ACTION, on_channel_action, NULL);
     vmm_hypercall_register(vm, HVM_HC_EXCEPTION, on_exception, NULL);
     vmm_hypercall_register(vm, HVM_HC_CONSOLE_WRITE, on_console_write, NULL);
     vmm_hypercall_register(vm, HVM_HC_PANIC, on_panic, NULL);
@@ -349,8 +346,8 @@ int mv_group_start_vcpu(struct mv_group *group)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     block_all_signals(&saved);
-    result = pthread_create(&group->vcpu_thread, &attr, vcpu_thread_main,
-                            group);
+    result =
+        pthread_create(&group->vcpu_thread, &attr, vcpu_thread_main, group);
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     pthread_attr_destroy(&attr);
     return result == 0 ? 0 : -1;
@@ -373,8 +370,7 @@ void mv_spawn_request(struct mv_group *group)
     /* Wait for room rather than drop a thread. */
     while (tail - atomic_load(&spawn_head) >= SPAWN_QUEUE)
         __builtin_ia32_pause();
-    __atomic_store_n(&spawn_queue[tail % SPAWN_QUEUE], group,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(&spawn_queue[tail % SPAWN_QUEUE], group, __ATOMIC_RELEASE);
     mv_futex_wake(&spawn_tail);
 }
 

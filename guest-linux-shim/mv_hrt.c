@@ -126,8 +126,7 @@ static int hrt_image_load(struct vmm_elf_info *info)
     };
     char err[256];
     size_t size;
-    void *image = vmm_file_read(mv.options.hrt_image, &size, err,
-                                sizeof(err));
+    void *image = vmm_file_read(mv.options.hrt_image, &size, err, sizeof(err));
     int result;
 
     if (image == NULL) {
@@ -243,8 +242,7 @@ int mv_hrt_start(void)
         hrt_image_load(&info) < 0)
         return -1;
     boot_info_build(&info);
-    vmm_hypercall_register(mv.vm, HVM_HC_BOOT_COMPLETE, on_boot_complete,
-                           NULL);
+    vmm_hypercall_register(mv.vm, HVM_HC_BOOT_COMPLETE, on_boot_complete, NULL);
     vcpu = mv_vcpu_new();
     if (vcpu == NULL || hrt_boot_run(vcpu, info.entry) < 0)
         return -1;
@@ -283,11 +281,24 @@ static int set_all_registers(struct vmm_vcpu *vcpu,
                              const struct mv_guest_state *s)
 {
     struct kvm_regs regs = {
-        .rax = s->rax, .rbx = s->rbx, .rcx = s->rcx, .rdx = s->rdx,
-        .rsi = s->rsi, .rdi = s->rdi, .rsp = s->rsp, .rbp = s->rbp,
-        .r8 = s->r8, .r9 = s->r9, .r10 = s->r10, .r11 = s->r11,
-        .r12 = s->r12, .r13 = s->r13, .r14 = s->r14, .r15 = s->r15,
-        .rip = s->rip, .rflags = s->rflags | 0x202,
+        .rax = s->rax,
+        .rbx = s->rbx,
+        .rcx = s->rcx,
+        .rdx = s->rdx,
+        .rsi = s->rsi,
+        .rdi = s->rdi,
+        .rsp = s->rsp,
+        .rbp = s->rbp,
+        .r8 = s->r8,
+        .r9 = s->r9,
+        .r10 = s->r10,
+        .r11 = s->r11,
+        .r12 = s->r12,
+        .r13 = s->r13,
+        .r14 = s->r14,
+        .r15 = s->r15,
+        .rip = s->rip,
+        .rflags = s->rflags | 0x202,
     };
 
     if (ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0) {

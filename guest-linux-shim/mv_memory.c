@@ -159,8 +159,7 @@ static void slot_remove(unsigned at)
 {
     slot_ioctl(slots[at].id, 0, slots[at].start, 0, 0);
     free_ids[nr_free_ids++] = slots[at].id;
-    memmove(&slots[at], &slots[at + 1],
-            (nr_slots - at - 1) * sizeof(slots[0]));
+    memmove(&slots[at], &slots[at + 1], (nr_slots - at - 1) * sizeof(slots[0]));
     nr_slots--;
 }
 
@@ -288,8 +287,7 @@ static int parse_maps_line(const char *line, struct vma *vma)
     vma->end = parse_hex(&p);
     if (*p++ != ' ' || p[0] == '\0' || p[1] == '\0' || p[2] == '\0')
         return -1;
-    vma->prot = (p[0] == 'r' ? PROT_READ : 0) |
-                (p[1] == 'w' ? PROT_WRITE : 0) |
+    vma->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
                 (p[2] == 'x' ? PROT_EXEC : 0);
     /* Skip perms, offset, device and inode to reach the name. */
     while (*p != '\0' && fields < 4) {
@@ -415,8 +413,7 @@ int mv_memory_fault(uint64_t address, int is_write, int is_exec)
         (!is_write || (query.found.prot & PROT_WRITE)) &&
         (!is_exec || (query.found.prot & PROT_EXEC))) {
         if (!slot_covers(address, is_write))
-            update_locked(query.found.start, query.found.end,
-                          query.found.prot);
+            update_locked(query.found.start, query.found.end, query.found.prot);
         result = 0;
     }
     mv_memory_unlock();

@@ -83,8 +83,8 @@ static void registers_at_call(struct mv_group *group, struct mv_guest_state *s)
 }
 
 /* Reads clone arguments of clone or clone3 into one form. */
-static int clone_args_read(long nr, const uint64_t *args,
-                           struct clone_args *ca, uint64_t *child_sp)
+static int clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
+                           uint64_t *child_sp)
 {
     memset(ca, 0, sizeof(*ca));
     if (nr == SYS_clone3) {
@@ -182,8 +182,7 @@ static long serve_thread_clone(struct mv_group *group, long nr,
     child->partner_stack = (uint8_t *)mv_syscall6(
         SYS_mmap, 0, MV_PARTNER_STACK_SIZE, PROT_READ | PROT_WRITE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)child->partner_stack < 0 &&
-        (long)child->partner_stack > -4096)
+    if ((long)child->partner_stack < 0 && (long)child->partner_stack > -4096)
         return -12;
     mv_memory_private(child->partner_stack, MV_PARTNER_STACK_SIZE);
     ca.stack = (uint64_t)(uintptr_t)child->partner_stack;
@@ -208,8 +207,8 @@ static void update_after_mmap(uint64_t address, const uint64_t *args)
      * fault serves 512 pages. Linux does the same with THP "always".
      */
     if ((args[3] & MAP_ANONYMOUS) && length >= MV_HUGE_PAGE_SIZE)
-        mv_syscall6(SYS_madvise, (long)address, (long)length,
-                    MADV_HUGEPAGE, 0, 0, 0);
+        mv_syscall6(SYS_madvise, (long)address, (long)length, MADV_HUGEPAGE, 0,
+                    0, 0);
     mv_memory_update(address, address + length, (int)args[2]);
 }
 
@@ -312,9 +311,9 @@ static long serve_exec(long nr, const uint64_t *args)
     unsigned count = 0;
     long result;
 
-    envp = (const char **)mv_syscall6(
-        SYS_mmap, 0, EXEC_ENV_BYTES,
-        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    envp = (const char **)mv_syscall6(SYS_mmap, 0, EXEC_ENV_BYTES,
+                                      PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if ((long)envp < 0 && (long)envp > -4096)
         return forward(nr, args);
     for (unsigned i = 0; mv.exec_env[i] != NULL; i++)
@@ -468,8 +467,8 @@ void mv_partner_main(void *arg)
 
     group->partner_tid = (pid_t)mv_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
     for (;;) {
-        unsigned seq = wait_request(group, last,
-                                    spin_budget(spin_cycles, average_gap));
+        unsigned seq =
+            wait_request(group, last, spin_budget(spin_cycles, average_gap));
         uint64_t gap = mv_tsc() - replied;
 
         average_gap = (3 * average_gap + gap) / 4;

@@ -55,10 +55,9 @@ static uint8_t *stubs_allocate(const struct text_range *text, size_t size)
     for (uint64_t distance = STUB_SEARCH_STEP; distance < REL32_LIMIT / 2;
          distance += STUB_SEARCH_STEP) {
         uint64_t hint = text->start - distance - size;
-        void *area = mmap((void *)(uintptr_t)hint, size,
-                          PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-                          -1, 0);
+        void *area =
+            mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 
         if (area != MAP_FAILED)
             return area;
@@ -79,8 +78,8 @@ void mv_patch_libc(void)
     }
     length = text.end - text.start;
     max_sites = (unsigned)(length / 64 + 1);
-    stub_bytes = ((size_t)max_sites * MV_REWRITE_STUB_SIZE + 4095) &
-                 ~(size_t)4095;
+    stub_bytes =
+        ((size_t)max_sites * MV_REWRITE_STUB_SIZE + 4095) & ~(size_t)4095;
     copy = mmap(NULL, length, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     stubs = stubs_allocate(&text, stub_bytes);

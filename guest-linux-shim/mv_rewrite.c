@@ -73,4 +73,3 @@ unsigned mv_rewrite_sites(uint8_t *copy, uint64_t text_start, size_t length,
     }
     return count;
 }
-

@@ -34,8 +34,8 @@
 
 struct mv_runtime mv;
 
-typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int,
-                                  char **, void (*)(void), void (*)(void),
+typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int, char **,
+                                  void (*)(void), void (*)(void),
                                   void (*)(void), void *);
 
 static const char *default_image(char *buf, size_t size)
@@ -43,8 +43,7 @@ static const char *default_image(char *buf, size_t size)
     Dl_info info;
     char *slash;
 
-    if (dladdr((void *)mv_syscall_entry, &info) == 0 ||
-        info.dli_fname == NULL)
+    if (dladdr((void *)mv_syscall_entry, &info) == 0 || info.dli_fname == NULL)
         return NULL;
     snprintf(buf, size, "%s", info.dli_fname);
     slash = strrchr(buf, '/');
@@ -82,15 +81,15 @@ static void options_read(void)
     value = getenv("MV_HRT_IMAGE");
     if (value != NULL)
         snprintf(image, sizeof(image), "%s", value);
-    mv.options.hrt_image = value != NULL ? image
-                                         : default_image(image, sizeof(image));
+    mv.options.hrt_image =
+        value != NULL ? image : default_image(image, sizeof(image));
     value = getenv("MV_HRT_CPUS");
     mv.options.hrt_cpus = value != NULL ? (unsigned)atoi(value) : 1;
     value = getenv("MV_STATS_FD");
     mv.options.stats_fd = value != NULL ? atoi(value) : -1;
     value = getenv("MV_SPIN_NS");
-    mv.options.spin_ns = value != NULL ? strtoull(value, NULL, 10)
-                                       : DEFAULT_SPIN_NS;
+    mv.options.spin_ns =
+        value != NULL ? strtoull(value, NULL, 10) : DEFAULT_SPIN_NS;
     mv.options.privilege = privilege_choose(getenv("MV_PRIVILEGE"));
     value = getenv("MV_REWRITE");
     mv.options.rewrite = value == NULL || strcmp(value, "0") != 0;
@@ -123,8 +122,8 @@ static void environment_save(void)
 static void environment_restore(void)
 {
     static const char *const names[] = {
-        "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE",
-        "MV_STATS_FD",  "MV_SPIN_NS",  "MV_VERBOSE", "MV_REWRITE",
+        "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE", "MV_STATS_FD",
+        "MV_SPIN_NS",   "MV_VERBOSE",  "MV_REWRITE",
     };
     const char *saved = getenv("MV_SAVED_LD_PRELOAD");
 
@@ -198,8 +197,8 @@ static int hybrid_main(int argc, char **argv, char **envp)
     mv_switch_stack(stack + MV_PARTNER_STACK_SIZE, mv_partner_main, group);
 }
 
-int __libc_start_main(int (*main)(int, char **, char **), int argc,
-                      char **argv, void (*init)(void), void (*fini)(void),
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                      void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end)
 {
     libc_start_main_fn next =

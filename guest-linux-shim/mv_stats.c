@@ -40,10 +40,10 @@ static size_t top_calls(char *out, size_t size, const uint64_t *counts)
         if (best == MV_MAX_SYSCALL)
             break;
         taken[rank] = best;
-        used += (size_t)snprintf(out + used, used < size ? size - used : 0,
-                                 "%s%s %llu", rank ? ", " : "",
-                                 syscall_name(best),
-                                 (unsigned long long)counts[best]);
+        used +=
+            (size_t)snprintf(out + used, used < size ? size - used : 0,
+                             "%s%s %llu", rank ? ", " : "", syscall_name(best),
+                             (unsigned long long)counts[best]);
     }
     return used;
 }

@@ -9,8 +9,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
-long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4,
-                 long a5)
+long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
     register long r10 __asm__("r10") = a3;
     register long r8 __asm__("r8") = a4;
@@ -27,8 +26,7 @@ long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4,
 
 void mv_futex_wait(atomic_uint *word, unsigned expected)
 {
-    mv_syscall6(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, expected, 0, 0,
-                0);
+    mv_syscall6(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, expected, 0, 0, 0);
 }
 
 void mv_futex_wake(atomic_uint *word)
@@ -39,8 +37,8 @@ void mv_futex_wake(atomic_uint *word)
 void mv_write_all(int fd, const char *text, size_t length)
 {
     while (length > 0) {
-        long written = mv_syscall6(SYS_write, fd, (long)text, (long)length,
-                                   0, 0, 0);
+        long written =
+            mv_syscall6(SYS_write, fd, (long)text, (long)length, 0, 0, 0);
 
         if (written == -4) /* EINTR */
             continue;

@@ -91,8 +91,7 @@ static int program_check_dynamic(const char *path)
     for (uint16_t i = 0; i < phnum && phentsize >= 4; i++) {
         uint32_t type;
 
-        if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)i * phentsize)) !=
-            4)
+        if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)i * phentsize)) != 4)
             break;
         dynamic |= type == PT_INTERP;
     }
@@ -114,13 +113,11 @@ static const char *privilege_resolve(const char *requested)
              "(%.1f ns vs %.2f ns per loop iteration in ring 3)",
              platform.ring0_emulated ? "user" : "kernel",
              platform.ring0_emulated ? "interpreted" : "native",
-             platform.ring0_ns_per_iteration,
-             platform.ring3_ns_per_iteration);
+             platform.ring0_ns_per_iteration, platform.ring3_ns_per_iteration);
     return platform.ring0_emulated ? "user" : "kernel";
 }
 
-static int environment_prepare(const struct exec_options *options,
-                               int stats_fd)
+static int environment_prepare(const struct exec_options *options, int stats_fd)
 {
     char library[PATH_MAX], image[PATH_MAX], number[32];
     const char *preload = getenv("LD_PRELOAD");
@@ -134,8 +131,8 @@ static int environment_prepare(const struct exec_options *options,
     }
     if (options->hrt_image != NULL)
         snprintf(image, sizeof(image), "%s", options->hrt_image);
-    else if (hvm_find_built_file("guest-kernel/hrt.elf", image,
-                                 sizeof(image)) < 0) {
+    else if (hvm_find_built_file("guest-kernel/hrt.elf", image, sizeof(image)) <
+             0) {
         vmm_error("HRT image not found (%s); rebuild or use --hrt-image",
                   image);
         return -1;
@@ -192,8 +189,8 @@ static int wait_child(void)
 
 static int exec_run(const struct exec_options *options, char **argv)
 {
-    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-                                    SIGUSR1, SIGUSR2};
+    static const int forwarded[] = {SIGINT,  SIGTERM, SIGHUP,
+                                    SIGQUIT, SIGUSR1, SIGUSR2};
     char path[PATH_MAX];
     int pipe_fds[2] = {-1, -1};
     int status;
@@ -245,22 +242,21 @@ static int exec_run(const struct exec_options *options, char **argv)
 
 static void exec_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hvm exec [OPTIONS] -- PROGRAM [ARGS]\n"
-            "Runs PROGRAM with its threads in the HRT; Linux (this host) "
-            "serves its\nsystem calls. Exits with PROGRAM's status, or "
-            "128+N if signal N killed it.\n\n"
-            "  --hrt-cpus N      HRT vCPUs booted up front (default 1; "
-            "each further\n"
-            "                    thread gets its own vCPU)\n"
-            "  --privilege RING  user (ring 3), kernel (ring 0) or auto "
-            "(default:\n"
-            "                    ring 0 only where it runs natively)\n"
-            "  --stats           print forwarded calls, faults and times "
-            "at exit\n"
-            "  --hrt-image FILE  HRT kernel image (default: the built "
-            "one)\n"
-            "  -v, -q, --trace FILE   as for every command\n");
+    fprintf(out, "usage: hvm exec [OPTIONS] -- PROGRAM [ARGS]\n"
+                 "Runs PROGRAM with its threads in the HRT; Linux (this host) "
+                 "serves its\nsystem calls. Exits with PROGRAM's status, or "
+                 "128+N if signal N killed it.\n\n"
+                 "  --hrt-cpus N      HRT vCPUs booted up front (default 1; "
+                 "each further\n"
+                 "                    thread gets its own vCPU)\n"
+                 "  --privilege RING  user (ring 3), kernel (ring 0) or auto "
+                 "(default:\n"
+                 "                    ring 0 only where it runs natively)\n"
+                 "  --stats           print forwarded calls, faults and times "
+                 "at exit\n"
+                 "  --hrt-image FILE  HRT kernel image (default: the built "
+                 "one)\n"
+                 "  -v, -q, --trace FILE   as for every command\n");
 }
 
 int hvm_cmd_exec(int argc, char **argv)
@@ -277,22 +273,25 @@ int hvm_cmd_exec(int argc, char **argv)
     struct exec_options options = {.hrt_cpus = 1, .privilege = "auto"};
     int opt;
 
-    while ((opt = getopt_long(argc, argv, "+vqh", long_options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long(argc, argv, "+vqh", long_options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             options.hrt_cpus = (unsigned)strtoul(optarg, NULL, 10);
             if (options.hrt_cpus < 1 || options.hrt_cpus > 64) {
-                fprintf(stderr, "hvm exec: --hrt-cpus must be 1-64, got "
-                                "'%s'\n", optarg);
+                fprintf(stderr,
+                        "hvm exec: --hrt-cpus must be 1-64, got "
+                        "'%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'p':
             if (strcmp(optarg, "user") && strcmp(optarg, "kernel") &&
                 strcmp(optarg, "auto")) {
-                fprintf(stderr, "hvm exec: --privilege must be user, "
-                                "kernel or auto, got '%s'\n", optarg);
+                fprintf(stderr,
+                        "hvm exec: --privilege must be user, "
+                        "kernel or auto, got '%s'\n",
+                        optarg);
                 return 2;
             }
             options.privilege = optarg;

@@ -28,8 +28,7 @@ static void print_capabilities(int kvm_fd)
         {"binary stats (KVM_CAP_BINARY_STATS_FD)", KVM_CAP_BINARY_STATS_FD},
     };
 
-    printf("KVM API version:    %d\n",
-           ioctl(kvm_fd, KVM_GET_API_VERSION, 0));
+    printf("KVM API version:    %d\n", ioctl(kvm_fd, KVM_GET_API_VERSION, 0));
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
         printf("  %-42s %d\n", caps[i].name,
                ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap));
@@ -63,8 +62,7 @@ static void print_platform(void)
         return;
     }
     printf("guest ring 0:       %s (%.1f ns per loop iteration)\n",
-           platform.ring0_emulated ? "interpreted by KVM's emulator"
-                                   : "native",
+           platform.ring0_emulated ? "interpreted by KVM's emulator" : "native",
            platform.ring0_ns_per_iteration);
     printf("guest ring 3:       native (%.2f ns per loop iteration, "
            "including one exit)\n",
@@ -102,7 +100,6 @@ int hvm_cmd_info(int argc, char **argv)
     print_file_line("transparent huge:   ",
                     "/sys/kernel/mm/transparent_hugepage/enabled");
     print_file_line("huge pages (2 MiB): ", "/proc/sys/vm/nr_hugepages");
-    printf("TSC frequency:      %llu kHz\n",
-           (unsigned long long)vmm_tsc_khz());
+    printf("TSC frequency:      %llu kHz\n", (unsigned long long)vmm_tsc_khz());
     return 0;
 }

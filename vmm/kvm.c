@@ -26,8 +26,7 @@ int vmm_kvm_open(void)
     }
     version = ioctl(fd, KVM_GET_API_VERSION, 0);
     if (version != KVM_API_VERSION) {
-        vmm_error("KVM API version %d, expected %d", version,
-                  KVM_API_VERSION);
+        vmm_error("KVM API version %d, expected %d", version, KVM_API_VERSION);
         close(fd);
         return -1;
     }
@@ -150,8 +149,8 @@ static uint8_t *map_aligned(int fd, uint64_t size)
     uint64_t span = size + VMM_HUGE_ALIGN;
     uint8_t *reserve, *aligned, *mapped;
 
-    reserve = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-                   MAP_NORESERVE, -1, 0);
+    reserve = mmap(NULL, span, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (reserve == MAP_FAILED)
         return NULL;
     aligned = (uint8_t *)(((uintptr_t)reserve + VMM_HUGE_ALIGN - 1) &
@@ -186,8 +185,8 @@ struct vmm_mem_region *vmm_memory_add(struct vmm_vm *vm, const char *name,
         memfd_flags |= MFD_HUGETLB | MFD_HUGE_2MB;
     fd = memfd_create(name, memfd_flags);
     if (fd < 0 && (memfd_flags & MFD_HUGETLB)) {
-        vmm_warn("huge pages unavailable for %s (%s); using 4 KiB pages",
-                 name, strerror(errno));
+        vmm_warn("huge pages unavailable for %s (%s); using 4 KiB pages", name,
+                 strerror(errno));
         fd = memfd_create(name, MFD_CLOEXEC);
     }
     if (fd < 0) {
@@ -247,8 +246,8 @@ int vmm_io_register(struct vmm_vm *vm, uint16_t first_port, uint16_t count,
     return 0;
 }
 
-int vmm_hypercall_register(struct vmm_vm *vm, unsigned op,
-                           vmm_hypercall_fn fn, void *ctx)
+int vmm_hypercall_register(struct vmm_vm *vm, unsigned op, vmm_hypercall_fn fn,
+                           void *ctx)
 {
     if (op >= HVM_HC_COUNT)
         return -1;

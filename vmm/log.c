@@ -47,12 +47,12 @@ void vmm_log(enum vmm_log_level level, const char *fmt, ...)
          * the lock of stderr while the VMM handles its exit.
          */
         char line[1024];
-        int length = snprintf(line, sizeof(line), "hvm: %s: ",
-                              level_names[level]);
+        int length =
+            snprintf(line, sizeof(line), "hvm: %s: ", level_names[level]);
 
         va_start(args, fmt);
-        length += vsnprintf(line + length, sizeof(line) - (size_t)length,
-                            fmt, args);
+        length +=
+            vsnprintf(line + length, sizeof(line) - (size_t)length, fmt, args);
         va_end(args);
         if (length > (int)sizeof(line) - 2)
             length = (int)sizeof(line) - 2;

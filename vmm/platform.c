@@ -47,8 +47,8 @@ void vmm_platform_identify(struct vmm_platform *platform)
 static void write_probe_code(uint8_t *code, uint32_t iterations)
 {
     uint16_t port = HVM_HC_PORT_BASE + HVM_HC_EXIT;
-    uint8_t bytes[] = {0xb9, 0, 0, 0, 0, 0xff, 0xc9, 0x75, 0xfc,
-                       0x66, 0xba, 0, 0, 0xee, 0xf4};
+    uint8_t bytes[] = {0xb9, 0,    0,    0, 0, 0xff, 0xc9, 0x75,
+                       0xfc, 0x66, 0xba, 0, 0, 0xee, 0xf4};
 
     memcpy(bytes + 1, &iterations, 4);
     memcpy(bytes + 11, &port, 2);
@@ -108,8 +108,7 @@ static int probe_prepare(struct vmm_vm *vm, uint8_t **mem)
     write_probe_code(*mem + PROBE_CODE, PROBE_ITERATIONS);
     if (vmm_pt_init(&tables, *mem + PROBE_TABLES, PROBE_TABLES,
                     PROBE_MEM_SIZE - PROBE_TABLES) < 0 ||
-        vmm_pt_map(&tables, 0, 0, 2ULL << 20,
-                   VMM_PTE_WRITE | VMM_PTE_USER) < 0)
+        vmm_pt_map(&tables, 0, 0, 2ULL << 20, VMM_PTE_WRITE | VMM_PTE_USER) < 0)
         return -1;
     return tables.pml4_phys == PROBE_TABLES ? 0 : -1;
 }
@@ -129,10 +128,8 @@ int vmm_platform_probe(struct vmm_platform *platform)
     vm->exit_handlers[KVM_EXIT_IO] = probe_io_exit;
     vcpu = vmm_vcpu_create(vm, 0);
     if (vcpu != NULL && probe_prepare(vm, &mem) == 0 &&
-        probe_time_ring(vcpu, mem, 0, &platform->ring0_ns_per_iteration) ==
-            0 &&
-        probe_time_ring(vcpu, mem, 1, &platform->ring3_ns_per_iteration) ==
-            0) {
+        probe_time_ring(vcpu, mem, 0, &platform->ring0_ns_per_iteration) == 0 &&
+        probe_time_ring(vcpu, mem, 1, &platform->ring3_ns_per_iteration) == 0) {
         platform->ring0_emulated =
             platform->ring0_ns_per_iteration >
             PROBE_EMULATED_RATIO * platform->ring3_ns_per_iteration;

@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 struct vmm_platform {
-    const char *kind;    /* "VMX", "SVM", "PVM-nested" or "unknown" */
-    const char *module;  /* kvm_intel, kvm_amd, kvm_pvm or "" */
-    int nested;          /* the host itself runs under a hypervisor */
-    int ring0_emulated;  /* measured: 1, 0, or -1 if the probe failed */
+    const char *kind;   /* "VMX", "SVM", "PVM-nested" or "unknown" */
+    const char *module; /* kvm_intel, kvm_amd, kvm_pvm or "" */
+    int nested;         /* the host itself runs under a hypervisor */
+    int ring0_emulated; /* measured: 1, 0, or -1 if the probe failed */
     double ring0_ns_per_iteration; /* dec/jnz loop in guest ring 0 */
     double ring3_ns_per_iteration; /* the same loop in guest ring 3 */
 };

@@ -153,16 +153,15 @@ static enum vmm_action try_hypercall(struct vmm_vcpu *vcpu, uint16_t port,
     int decoded;
 
     *handled = 0;
-    if (port < HVM_HC_PORT_BASE ||
-        port >= HVM_HC_PORT_BASE + HVM_HC_PORT_COUNT)
+    if (port < HVM_HC_PORT_BASE || port >= HVM_HC_PORT_BASE + HVM_HC_PORT_COUNT)
         return VMM_RESUME;
     if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0) {
         vmm_error_errno("KVM_GET_REGS");
         vmm_vm_stop(vcpu->vm, 1);
         return VMM_STOP;
     }
-    decoded = vmm_hypercall_decode(port, is_write, regs.rdi, regs.rsi,
-                                   regs.r8, regs.r9, &call);
+    decoded = vmm_hypercall_decode(port, is_write, regs.rdi, regs.rsi, regs.r8,
+                                   regs.r9, &call);
     if (decoded != 0)
         return VMM_RESUME; /* a read of a hypercall port: unknown port */
     *handled = 1;
@@ -209,15 +208,24 @@ static enum vmm_action handle_io(struct vmm_vcpu *vcpu)
 static const char *exit_reason_name(uint32_t reason)
 {
     switch (reason) {
-    case KVM_EXIT_UNKNOWN: return "unknown";
-    case KVM_EXIT_IO: return "port I/O";
-    case KVM_EXIT_HLT: return "hlt";
-    case KVM_EXIT_MMIO: return "MMIO";
-    case KVM_EXIT_SHUTDOWN: return "shutdown (triple fault)";
-    case KVM_EXIT_FAIL_ENTRY: return "failed entry";
-    case KVM_EXIT_INTERNAL_ERROR: return "internal error";
-    case KVM_EXIT_SYSTEM_EVENT: return "system event";
-    default: return "unexpected";
+    case KVM_EXIT_UNKNOWN:
+        return "unknown";
+    case KVM_EXIT_IO:
+        return "port I/O";
+    case KVM_EXIT_HLT:
+        return "hlt";
+    case KVM_EXIT_MMIO:
+        return "MMIO";
+    case KVM_EXIT_SHUTDOWN:
+        return "shutdown (triple fault)";
+    case KVM_EXIT_FAIL_ENTRY:
+        return "failed entry";
+    case KVM_EXIT_INTERNAL_ERROR:
+        return "internal error";
+    case KVM_EXIT_SYSTEM_EVENT:
+        return "system event";
+    default:
+        return "unexpected";
     }
 }
 
@@ -237,8 +245,8 @@ static enum vmm_action handle_exit(struct vmm_vcpu *vcpu)
         vmm_vm_stop(vm, 0);
         return VMM_STOP;
     }
-    snprintf(why, sizeof(why), "%s exit (reason %u)",
-             exit_reason_name(reason), reason);
+    snprintf(why, sizeof(why), "%s exit (reason %u)", exit_reason_name(reason),
+             reason);
     vmm_vcpu_dump(vcpu, why);
     vmm_vm_stop(vm, 1);
     return VMM_STOP;
@@ -357,8 +365,7 @@ int vmm_vcpu_translate(struct vmm_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
 {
     struct kvm_translation translation = {.linear_address = gva};
 
-    if (ioctl(vcpu->fd, KVM_TRANSLATE, &translation) < 0 ||
-        !translation.valid)
+    if (ioctl(vcpu->fd, KVM_TRANSLATE, &translation) < 0 || !translation.valid)
         return -1;
     *gpa = translation.physical_address;
     return 0;

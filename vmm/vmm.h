@@ -36,8 +36,8 @@ enum vmm_action {
 
 /* Handles a port access of size bytes; data is in/out. */
 typedef enum vmm_action (*vmm_io_fn)(struct vmm_vcpu *vcpu, uint16_t port,
-                                     int is_write, uint8_t *data,
-                                     unsigned size, void *ctx);
+                                     int is_write, uint8_t *data, unsigned size,
+                                     void *ctx);
 
 /* Handles a hypercall. The return value is stored in the guest's RAX. */
 typedef int64_t (*vmm_hypercall_fn)(struct vmm_vcpu *vcpu,
@@ -64,9 +64,9 @@ struct vmm_io_handler {
 };
 
 struct vmm_vm_options {
-    int irqchip;    /* create the in-kernel LAPIC/IOAPIC/PIC */
-    int pit;        /* create the in-kernel PIT (needs irqchip) */
-    int hugepages;  /* back memfd memory with 2 MiB huge pages if possible */
+    int irqchip;   /* create the in-kernel LAPIC/IOAPIC/PIC */
+    int pit;       /* create the in-kernel PIT (needs irqchip) */
+    int hugepages; /* back memfd memory with 2 MiB huge pages if possible */
 };
 
 struct vmm_vcpu {
@@ -164,8 +164,8 @@ int vmm_io_register(struct vmm_vm *vm, uint16_t first_port, uint16_t count,
                     vmm_io_fn fn, void *ctx);
 
 /* Registers the handler of hypercall op. */
-int vmm_hypercall_register(struct vmm_vm *vm, unsigned op,
-                           vmm_hypercall_fn fn, void *ctx);
+int vmm_hypercall_register(struct vmm_vm *vm, unsigned op, vmm_hypercall_fn fn,
+                           void *ctx);
 
 /*
  * Runs the vCPU until the VM stops or a handler returns VMM_STOP, on the
@@ -210,20 +210,20 @@ uint64_t vmm_now_ns(void);
 /* The guest's view of a vCPU in 64-bit mode, as vmm_x86_* sets it up. */
 struct vmm_long_mode {
     uint64_t cr3;
-    uint64_t gdt_base;   /* guest virtual address */
+    uint64_t gdt_base; /* guest virtual address */
     uint16_t gdt_limit;
-    uint64_t idt_base;   /* 0 with limit 0 for "none yet" */
+    uint64_t idt_base; /* 0 with limit 0 for "none yet" */
     uint16_t idt_limit;
-    uint64_t tss_base;   /* guest virtual address, 0 for none */
+    uint64_t tss_base; /* guest virtual address, 0 for none */
     uint32_t tss_limit;
-    int user;            /* start in ring 3 with the user selectors */
+    int user; /* start in ring 3 with the user selectors */
     uint64_t fs_base;
     uint64_t gs_base;
     uint64_t kernel_gs_base;
     uint64_t rip, rsp, rflags;
     uint64_t rdi, rsi, rdx, rcx;
-    uint64_t lstar;      /* syscall entry, 0 to leave unset */
-    int sse;             /* set CR4.OSFXSR/OSXMMEXCPT */
+    uint64_t lstar; /* syscall entry, 0 to leave unset */
+    int sse;        /* set CR4.OSFXSR/OSXMMEXCPT */
 };
 
 /*

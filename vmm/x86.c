@@ -52,8 +52,7 @@ void vmm_x86_gdt_build(uint64_t *gdt, uint64_t tss_base, uint32_t tss_limit)
     gdt[HVM_SEL_USER_CS >> 3] = GDT_USER_CODE64;
     /* 64-bit available TSS (type 9), present, DPL 0, 16 bytes. */
     gdt[HVM_SEL_TSS >> 3] = (tss_limit & 0xffffULL) |
-                            ((tss_base & 0xffffffULL) << 16) |
-                            (0x89ULL << 40) |
+                            ((tss_base & 0xffffffULL) << 16) | (0x89ULL << 40) |
                             ((uint64_t)(tss_limit >> 16) & 0xf) << 48 |
                             ((tss_base >> 24) & 0xffULL) << 56;
     gdt[(HVM_SEL_TSS >> 3) + 1] = tss_base >> 32;
@@ -73,7 +72,7 @@ uint32_t vmm_x86_tss_build(uint8_t *tss, uint64_t rsp0, const uint64_t ist[3])
     memset(bitmap, 0xff, 8192 + 1);
     for (unsigned port = HVM_HC_PORT_BASE;
          port < HVM_HC_PORT_BASE + HVM_HC_PORT_COUNT; port++)
-        bitmap[port / 8] &= (uint8_t)~(1u << (port % 8));
+        bitmap[port / 8] &= (uint8_t) ~(1u << (port % 8));
     return VMM_TSS_SIZE - 1;
 }
 
@@ -144,17 +143,16 @@ static int set_syscall_msrs(struct vmm_vcpu *vcpu,
                     ((uint64_t)HVM_SEL_KERNEL_CS << 32);
     unsigned n = 0;
 
-    msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_STAR,
-                                               .data = star};
-    msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_SFMASK,
-                                               .data = SYSCALL_FLAG_MASK};
-    msrs.entries[n++] = (struct kvm_msr_entry){
-        .index = MSR_KERNEL_GS_BASE, .data = state->kernel_gs_base};
+    msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_STAR, .data = star};
+    msrs.entries[n++] =
+        (struct kvm_msr_entry){.index = MSR_SFMASK, .data = SYSCALL_FLAG_MASK};
+    msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_KERNEL_GS_BASE,
+                                               .data = state->kernel_gs_base};
     if (state->lstar != 0) {
-        msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_LSTAR,
-                                                   .data = state->lstar};
-        msrs.entries[n++] = (struct kvm_msr_entry){.index = MSR_CSTAR,
-                                                   .data = state->lstar};
+        msrs.entries[n++] =
+            (struct kvm_msr_entry){.index = MSR_LSTAR, .data = state->lstar};
+        msrs.entries[n++] =
+            (struct kvm_msr_entry){.index = MSR_CSTAR, .data = state->lstar};
     }
     msrs.header.nmsrs = n;
     if (ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) != (int)n) {

@@ -185,6 +185,61 @@ static int only_validate(const char *list)
     return 0;
 }
 
+/*
+ * Applies an option that takes a validated value. Returns 1 if opt was
+ * one of them, 0 if not, -1 after reporting an invalid value.
+ */
+static int option_value_apply(struct bench_context *ctx, int opt,
+                              const char *arg)
+{
+    char *end;
+
+    switch (opt) {
+    case 'n':
+        ctx->runs = (unsigned)strtoul(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || ctx->runs < 1 ||
+            ctx->runs > BENCH_MAX_RUNS) {
+            fprintf(stderr, "hvm bench: invalid --runs '%s': give 1 to %d\n",
+                    arg, BENCH_MAX_RUNS);
+            return -1;
+        }
+        return 1;
+    case 'o':
+        if (only_validate(arg) < 0) {
+            fprintf(stderr,
+                    "hvm bench: invalid --only '%s': give a "
+                    "comma-separated subset of %s\n",
+                    arg, all_groups);
+            return -1;
+        }
+        ctx->only = arg;
+        return 1;
+    case 's':
+        strtoull(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0') {
+            fprintf(stderr,
+                    "hvm bench: invalid --spin-ns '%s': give "
+                    "nanoseconds as an integer\n",
+                    arg);
+            return -1;
+        }
+        ctx->spin_ns = arg;
+        return 1;
+    case 'P':
+        if (strcmp(arg, "user") != 0 && strcmp(arg, "kernel") != 0) {
+            fprintf(stderr,
+                    "hvm bench: invalid --privilege '%s': give user or "
+                    "kernel\n",
+                    arg);
+            return -1;
+        }
+        ctx->privilege = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int options_parse(int argc, char **argv, struct bench_context *ctx,
                          const char **json, const char **plot_dir)
 {
@@ -200,71 +255,24 @@ static int options_parse(int argc, char **argv, struct bench_context *ctx,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, applied;
 
     while ((opt = getopt_long(argc, argv, "vqh", long_options, NULL)) != -1) {
-        char *end;
-
-        switch (opt) {
-        case 'Q':
+        if (opt == 'Q') {
             ctx->quick = 1;
-            break;
-        case 'n':
-            ctx->runs = (unsigned)strtoul(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || ctx->runs < 1 ||
-                ctx->runs > BENCH_MAX_RUNS) {
-                fprintf(stderr,
-                        "hvm bench: invalid --runs '%s': give 1 "
-                        "to %d\n",
-                        optarg, BENCH_MAX_RUNS);
-                return -1;
-            }
-            break;
-        case 'j':
+        } else if (opt == 'j') {
             *json = optarg;
-            break;
-        case 'p':
+        } else if (opt == 'p') {
             *plot_dir = optarg;
-            break;
-        case 'o':
-            if (only_validate(optarg) < 0) {
-                fprintf(stderr,
-                        "hvm bench: invalid --only '%s': give a "
-                        "comma-separated subset of %s\n",
-                        optarg, all_groups);
-                return -1;
-            }
-            ctx->only = optarg;
-            break;
-        case 's':
-            strtoull(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0') {
-                fprintf(stderr,
-                        "hvm bench: invalid --spin-ns '%s': give "
-                        "nanoseconds as an integer\n",
-                        optarg);
-                return -1;
-            }
-            ctx->spin_ns = optarg;
-            break;
-        case 'P':
-            if (strcmp(optarg, "user") != 0 && strcmp(optarg, "kernel") != 0) {
-                fprintf(stderr,
-                        "hvm bench: invalid --privilege '%s': give "
-                        "user or kernel\n",
-                        optarg);
-                return -1;
-            }
-            ctx->privilege = optarg;
-            break;
-        case 'h':
+        } else if (opt == 'h') {
             fputs(usage, stdout);
             exit(0);
-        default:
-            if (hvm_common_option(opt, optarg) <= 0) {
-                fputs(usage, stderr);
+        } else if ((applied = option_value_apply(ctx, opt, optarg)) != 0) {
+            if (applied < 0)
                 return -1;
-            }
+        } else if (hvm_common_option(opt, optarg) <= 0) {
+            fputs(usage, stderr);
+            return -1;
         }
     }
     if (optind < argc) {

@@ -35,6 +35,7 @@ static const struct bench_sizes full_sizes = {
     .touch_mib = 1024,
     .reboots = 3,
     .hrt_timeout_s = 20,
+    .run_timeout_s = 300,
 };
 
 static const struct bench_sizes quick_sizes = {
@@ -51,6 +52,7 @@ static const struct bench_sizes quick_sizes = {
     .touch_mib = 128,
     .reboots = 1,
     .hrt_timeout_s = 10,
+    .run_timeout_s = 60,
 };
 
 static const char *const all_groups = "floor,hypercall,syscall,fault,thread,"

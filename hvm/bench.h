@@ -51,6 +51,7 @@ struct bench_sizes {
     unsigned long nbody_steps, lua_iterations, python_iterations;
     unsigned long read_mib, touch_mib;
     unsigned reboots, hrt_timeout_s;
+    unsigned run_timeout_s; /* bound of one program run */
 };
 
 struct bench_machine {

@@ -21,7 +21,6 @@
 #include "vmm.h"
 
 #define OUTPUT_MAX 16384
-#define RUN_TIMEOUT_S 300
 #define ERROR_TAIL 150
 
 struct run_result {
@@ -101,7 +100,7 @@ static int output_collect(int fd, char *output, uint64_t deadline_ns)
 }
 
 static void process_run(char *const argv[], const char *spin_ns, int hybrid,
-                        struct run_result *result)
+                        unsigned timeout_s, struct run_result *result)
 {
     int pipe_fds[2], err_fd = memfd_create("bench-stderr", MFD_CLOEXEC);
     uint64_t start = vmm_now_ns();
@@ -122,7 +121,7 @@ static void process_run(char *const argv[], const char *spin_ns, int hybrid,
     close(pipe_fds[1]);
     if (pid > 0) {
         if (output_collect(pipe_fds[0], result->output,
-                           start + RUN_TIMEOUT_S * 1000000000ULL) < 0) {
+                           start + timeout_s * 1000000000ULL) < 0) {
             result->timed_out = 1;
             kill(-pid, SIGKILL);
         }
@@ -227,7 +226,7 @@ static double program_run_once(struct bench_context *ctx, struct bench_row *row,
                         program_file(program));
         return -1;
     }
-    process_run(argv, ctx->spin_ns, hybrid, &result);
+    process_run(argv, ctx->spin_ns, hybrid, ctx->sizes.run_timeout_s, &result);
     *wall_s = result.wall_s;
     value = strtod(result.output, &end);
     if (result.timed_out || !WIFEXITED(result.status) ||
@@ -306,7 +305,7 @@ void bench_hrt_boot(struct bench_context *ctx, struct bench_row *boot,
 
     snprintf(reboots, sizeof(reboots), "%u", requested);
     snprintf(timeout, sizeof(timeout), "%u", ctx->sizes.hrt_timeout_s);
-    process_run(argv, NULL, 0, &result);
+    process_run(argv, NULL, 0, ctx->sizes.run_timeout_s, &result);
     hrt_output_parse(result.output, boot, reboot, &seen);
     if (boot->hybrid.count == boots_before)
         bench_row_error(boot, "hvm hrt-test printed no boot time: %s",

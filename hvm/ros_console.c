@@ -103,32 +103,70 @@ static void console_receive(struct hvm_ros_console *console,
     }
 }
 
+/*
+ * Reads stdin into pending (up to its size) and looks for Ctrl-]. Returns
+ * the bytes read, 0 at the end of input, -1 when the VM is stopping or
+ * Ctrl-] was pressed, or -2 when no input came within the poll interval.
+ */
+static ssize_t stdin_read(struct hvm_ros_console *console, uint8_t *bytes,
+                          size_t size)
+{
+    struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
+    ssize_t n;
+
+    if (atomic_load(&console->stopping))
+        return -1;
+    if (size == 0 || poll(&input, 1, STDIN_POLL_MS) <= 0)
+        return -2;
+    n = read(STDIN_FILENO, bytes, size);
+    if (n < 0)
+        return errno == EINTR ? -2 : 0;
+    if (n > 0 && memchr(bytes, HVM_ROS_ESCAPE, (size_t)n) != NULL) {
+        vmm_info("Ctrl-] pressed, stopping the VM");
+        vmm_vm_stop(console->vm, 130);
+        return -1;
+    }
+    return n;
+}
+
+/*
+ * Forwards stdin to COM2. Input that arrives before the guest's ttyS1
+ * takes input waits here, because opening the UART clears its FIFO.
+ */
 static void *stdin_forward(void *arg)
 {
     struct hvm_ros_console *console = arg;
-    uint8_t bytes[64];
-    struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN};
+    uint8_t pending[4096];
+    size_t count = 0;
+    int at_end = 0;
 
-    while (!atomic_load(&console->stopping)) {
-        ssize_t n;
+    while (!at_end && !atomic_load(&console->input_ready)) {
+        ssize_t n = stdin_read(console, pending + count,
+                               sizeof(pending) - count);
 
-        if (poll(&input, 1, STDIN_POLL_MS) <= 0)
-            continue;
-        n = read(STDIN_FILENO, bytes, sizeof(bytes));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            /* End of input: Ctrl-D ends the guest shell like a terminal. */
-            console_receive(console, (const uint8_t *)"\004", 1);
-            break;
-        }
-        if (memchr(bytes, HVM_ROS_ESCAPE, (size_t)n) != NULL) {
-            vmm_info("hvm: Ctrl-] pressed, stopping the VM");
-            vmm_vm_stop(console->vm, 130);
-            break;
-        }
-        console_receive(console, bytes, (size_t)n);
+        if (n == -1)
+            return NULL;
+        if (n == 0)
+            at_end = 1;
+        if (n > 0)
+            count += (size_t)n;
     }
+    while (!atomic_load(&console->input_ready) &&
+           !atomic_load(&console->stopping))
+        usleep(STDIN_POLL_MS * 1000);
+    console_receive(console, pending, count);
+    while (!at_end) {
+        ssize_t n = stdin_read(console, pending, sizeof(pending));
+
+        if (n == -1)
+            return NULL;
+        if (n == 0)
+            at_end = 1;
+        if (n > 0)
+            console_receive(console, pending, (size_t)n);
+    }
+    /* End of input: Ctrl-D ends the guest shell as on a terminal. */
+    console_receive(console, (const uint8_t *)"\004", 1);
     return NULL;
 }
 

@@ -40,6 +40,7 @@ struct hvm_ros_console {
     int interactive;
     int terminal_raw;
     struct termios saved_terminal;
+    atomic_int input_ready; /* set once the guest's ttyS1 takes input */
     pthread_t stdin_thread;
     int stdin_thread_started;
     atomic_int stopping;

@@ -133,6 +133,11 @@ static enum vmm_action init_report_io(struct vmm_vcpu *vcpu, uint16_t port,
             data[0] = 0xff;
         return VMM_RESUME;
     }
+    if (port == HVM_ROS_PORT_INIT && data[0] == HVM_ROS_INIT_CONSOLES_READY) {
+        if (events->consoles_ready != NULL)
+            atomic_store(events->consoles_ready, 1);
+        return VMM_RESUME;
+    }
     if (port == HVM_ROS_PORT_INIT) {
         uint64_t now = vmm_now_ns();
 

@@ -19,6 +19,7 @@ struct hvm_ros_events {
     unsigned ros_cpus;       /* vCPUs 0 to ros_cpus - 1 are the ROS's */
     uint64_t start_ns;       /* vmm_now_ns() when hvm started */
     atomic_uint_fast64_t init_ns; /* when /init started, 0 before */
+    atomic_int *consoles_ready;   /* set when /init's consoles take input */
     atomic_int exit_reported;
     atomic_int exit_status;  /* the command's, valid once exit_reported */
     atomic_int reset_seen;   /* reboot through the i8042 (and panic=-1) */

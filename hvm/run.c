@@ -27,6 +27,7 @@
 #include "ros_console.h"
 #include "ros_devices.h"
 #include "ros_kernel.h"
+#include "ros_hybrid.h"
 #include "vmm.h"
 
 #define MIB (1ULL << 20)
@@ -53,9 +54,9 @@ static const char ros_cmdline_emulated[] =
 static const char usage[] =
     "usage: hvm run [OPTIONS] [-- COMMAND [ARGS]]\n"
     "Boots Linux with the project's initramfs on the ROS vCPUs and the HRT\n"
-    "on the others. COMMAND runs in the guest and its exit status becomes\n"
-    "hvm's; without it the guest shell is connected to the terminal\n"
-    "(Ctrl-] stops the VM).\n"
+    "on the others. COMMAND runs in the guest with an empty stdin, and its\n"
+    "exit status becomes hvm's; without it the guest shell is connected to\n"
+    "the terminal (Ctrl-] stops the VM).\n"
     "\n"
     "  --ros-cpus N      ROS vCPUs (default 1)\n"
     "  --ros-mem SIZE    ROS memory, e.g. 256M (default 128M for the\n"
@@ -68,6 +69,8 @@ static const char usage[] =
     "  --initrd FILE     uncompressed initramfs (default: the one built\n"
     "                    next to hvm)\n"
     "  --append ARGS     extra kernel command-line parameters\n"
+    "  --hybrid          run COMMAND hybridized: its threads in the HRT,\n"
+    "                    its system calls served by Linux (guest mvrun)\n"
     "  --timeout SEC     stop the VM after SEC seconds, 0 for never\n"
     "                    (default 600 with a COMMAND, else 0)\n"
     "  -v, -q, --trace FILE  more output (-v also shows the kernel's boot\n"
@@ -81,6 +84,7 @@ struct run_options {
     uint64_t ros_mem, hrt_mem;
     const char *kernel_path, *initrd_path, *hrt_image_path, *append;
     long timeout_s; /* -1 until set */
+    int hybrid;     /* prefix the command with the guest's mvrun */
     int argc;       /* the guest command, 0 for a shell */
     char **argv;
 };
@@ -137,6 +141,7 @@ static int option_apply(struct run_options *opts, int opt, const char *arg)
     case 'i': opts->initrd_path = arg; return 0;
     case 'I': opts->hrt_image_path = arg; return 0;
     case 'a': opts->append = arg; return 0;
+    case 'H': opts->hybrid = 1; return 0;
     case 't': return parse_timeout(arg, &opts->timeout_s);
     case 'h': fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
@@ -154,6 +159,7 @@ static int options_parse(int argc, char **argv, struct run_options *opts)
         {"initrd", required_argument, NULL, 'i'},
         {"hrt-image", required_argument, NULL, 'I'},
         {"append", required_argument, NULL, 'a'},
+        {"hybrid", no_argument, NULL, 'H'},
         {"timeout", required_argument, NULL, 't'},
         {"trace", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
@@ -170,10 +176,19 @@ static int options_parse(int argc, char **argv, struct run_options *opts)
         if (common < 0 || (common == 0 && option_apply(opts, opt, optarg) < 0))
             return -1;
     }
+    /* --hybrid: the guest launcher takes the slot before the command,
+     * which held "--" or an option getopt has consumed. */
+    if (opts->hybrid && optind < argc)
+        argv[--optind] = (char *)HVM_ROS_HYBRID_LAUNCHER;
     opts->argc = argc - optind;
     opts->argv = argv + optind;
     if (opts->ros_cpus == 0) {
         fprintf(stderr, "hvm run: --ros-cpus must be at least 1\n");
+        return -1;
+    }
+    if (opts->hybrid && (opts->argc == 0 || opts->hrt_cpus == 0)) {
+        fprintf(stderr, "hvm run: --hybrid needs a COMMAND and at least one "
+                        "HRT CPU\n");
         return -1;
     }
     if (opts->timeout_s < 0)
@@ -196,6 +211,7 @@ struct run_state {
     int console_started;
     struct hrt_boot hrt;
     int hrt_initialized;
+    struct hvm_ros_hybrid *hybrid;
     int timed_out;
     pthread_mutex_t watchdog_lock;
     pthread_cond_t watchdog_cond;
@@ -430,11 +446,16 @@ static int hrt_start(struct run_state *s, uint64_t start_ns)
                            s);
     vmm_hypercall_register(s->vm, HVM_HC_PANIC, hrt_panic, s);
     vmm_hypercall_register(s->vm, HVM_HC_EXIT, hrt_exit, s);
+    s->hybrid = hvm_ros_hybrid_create(&config);
+    if (s->hybrid == NULL)
+        return -1;
     if (hrt_boot_init(&s->hrt, &config, err, sizeof(err)) < 0) {
         vmm_error("HRT boot: %s", err);
         return -1;
     }
     s->hrt_initialized = 1;
+    if (hvm_ros_hybrid_start(s->hybrid, &s->hrt) < 0)
+        return -1;
     return hrt_boot_start(&s->hrt);
 }
 
@@ -496,6 +517,7 @@ static int vm_build(struct run_state *s, uint64_t start_ns)
     if (s->vm == NULL || vm_memory_add(s) < 0)
         return -1;
     s->events.ros_cpus = s->plan.ros_cpus;
+    s->events.consoles_ready = &s->console.input_ready;
     s->events.start_ns = start_ns;
     if (hvm_ros_devices_register(s->vm, &s->events) < 0 || ros_load(s) < 0)
         return -1;
@@ -588,6 +610,7 @@ static void run_cleanup(struct run_state *s)
         hvm_ros_console_stop(&s->console);
     if (s->hrt_initialized)
         hrt_boot_destroy(&s->hrt);
+    hvm_ros_hybrid_destroy(s->hybrid);
     vmm_vm_destroy(s->vm);
     free(s->kernel_image);
     free(s->initrd);

@@ -139,6 +139,9 @@ static pid_t child_start(char **argv, int out_fd, int err_fd)
     dup2(out_fd, 1);
     dup2(err_fd, 2);
     execvp(argv[0], argv);
+    /* The initramfs links few busybox applets: run the others by name. */
+    if (errno == ENOENT && strchr(argv[0], '/') == NULL)
+        execv("/bin/busybox", argv);
     say("hvm-init: cannot run %s: %s\n", argv[0], errno);
     _exit(127);
 }
@@ -174,7 +177,7 @@ int main(void)
     /* The ports are opened first so that the start mark is the first act. */
     if (ioperm(HVM_ROS_PORT_INIT, HVM_ROS_PORT_COUNT, 1) < 0)
         say("hvm-init: ioperm %s failed: %s\n", "VMM ports", errno);
-    port_write(HVM_ROS_PORT_INIT, 0);
+    port_write(HVM_ROS_PORT_INIT, HVM_ROS_INIT_STARTED);
 
     setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
     setenv("HOME", "/root", 1);
@@ -189,6 +192,8 @@ int main(void)
     out_fd = tty_open(COMMAND_TTY, argc > 0);
     if (err_fd >= 0)
         dup2(err_fd, STDERR_FILENO);
+    /* Opening a UART clears its receive FIFO: only now may input come. */
+    port_write(HVM_ROS_PORT_INIT, HVM_ROS_INIT_CONSOLES_READY);
     child = child_start(argc > 0 ? argv : NULL, out_fd, err_fd);
     status = child < 0 ? 127 : child_wait(child);
 

@@ -99,8 +99,8 @@ static int fixup_apply(struct hrt_frame *frame)
 }
 
 /*
- * Host-ROS exception contract: an exception taken in ring 3 or at a
- * lower-half RIP (application code) is described in a struct
+ * Host-ROS and guest-ROS exception contract: an exception taken in ring
+ * 3 or at a lower-half RIP (application code) is described in a struct
  * hvm_exception on this IST stack and sent with HVM_HC_EXCEPTION, whose
  * argument is the struct's guest physical address. HVM_OK means that
  * the VMM fixed the cause. The handler then reloads RIP and RSP from the
@@ -164,7 +164,10 @@ int hrt_trap(struct hrt_frame *frame)
     }
     if (frame->vector == HRT_VEC_SPURIOUS)
         return 0; /* spurious interrupts take no EOI */
-    if ((hrt_boot_info->flags & HVM_BOOT_HOST_ROS) &&
+    /* Guest ROS: the VMM runs Linux processes in ring 3 here. */
+    if ((hrt_boot_info->flags & HVM_BOOT_HOST_ROS ||
+         ((hrt_boot_info->flags & HVM_BOOT_GUEST_ROS) &&
+          !(hrt_boot_info->flags & HVM_BOOT_SELFTEST))) &&
         is_application_code(frame)) {
         host_ros_exception(frame);
         return 0;

@@ -127,7 +127,10 @@ static int layout_compute(struct hrt_boot *boot, char *err, size_t errlen)
         boot->percpu_offset + config->nr_cpus * CPU_BLOCK_SIZE, HUGE_ALIGN);
     boot->user_size = config->user_region ? HRT_USER_REGION_SIZE : 0;
     boot->heap_offset = boot->user_offset + boot->user_size;
-    need = boot->heap_offset + HEAP_MIN;
+    if (config->vmm_reserve & (HUGE_ALIGN - 1))
+        return fail(err, errlen, "HRT VMM reserve of %llu bytes is not 2 MiB "
+                    "aligned", (unsigned long long)config->vmm_reserve);
+    need = boot->heap_offset + HEAP_MIN + config->vmm_reserve;
     if (need > config->hrt_size)
         return fail(err, errlen,
                     "HRT memory of %llu MiB is too small for this image and "
@@ -318,7 +321,8 @@ static void boot_info_fill(struct hrt_boot *boot, struct hvm_boot_info *info,
     info->dmap_phys = 0;
     info->dmap_size = dmap_size;
     info->heap_phys = config->hrt_gpa + boot->heap_offset;
-    info->heap_size = config->hrt_size - boot->heap_offset;
+    info->heap_size =
+        config->hrt_size - boot->heap_offset - config->vmm_reserve;
     info->user_virt = config->hrt_gpa + boot->user_offset;
     info->user_phys = info->user_virt;
     info->user_size = boot->user_size;
@@ -507,6 +511,27 @@ static void kick_signal_drain(void)
         ;
 }
 
+/*
+ * Lends the CPU through config.lend after its run loop ended. Returns 1
+ * when the CPU should re-enter its run loop, 0 when it should park.
+ */
+static int cpu_lend(struct hrt_boot_cpu *cpu)
+{
+    struct hrt_boot *boot = cpu->boot;
+    int reboot;
+
+    if (boot->config.lend == NULL ||
+        atomic_load(&boot->config.vm->stopping))
+        return 0;
+    pthread_mutex_lock(&boot->lock);
+    reboot = boot->reboot_requested;
+    pthread_mutex_unlock(&boot->lock);
+    if (reboot)
+        return 0;
+    boot->config.lend(cpu, boot->config.lend_ctx);
+    return !atomic_load(&boot->config.vm->stopping);
+}
+
 static void *cpu_thread(void *arg)
 {
     struct hrt_boot_cpu *cpu = arg;
@@ -527,7 +552,9 @@ static void *cpu_thread(void *arg)
             vmm_vm_stop(vm, 1);
         } else {
             kick_signal_drain();
-            vmm_vcpu_run_loop(cpu->vcpu);
+            do
+                vmm_vcpu_run_loop(cpu->vcpu);
+            while (cpu_lend(cpu));
         }
         pthread_mutex_lock(&boot->lock);
         cpu->parked = 1;

@@ -32,6 +32,8 @@
 #define HRT_IMAGE_OFFSET (2ULL << 20)
 #define HRT_LAPIC_PHYS 0xfee00000ULL
 
+struct hrt_boot_cpu;
+
 struct hrt_boot_config {
     struct vmm_vm *vm;
     uint64_t hrt_gpa;  /* HRT memory: 2 MiB aligned guest physical */
@@ -45,6 +47,17 @@ struct hrt_boot_config {
     const void *image; /* ELF image, copied by hrt_boot_init */
     size_t image_size;
     uint64_t vmm_start_ns; /* vmm_now_ns() when the VMM started */
+    /* Bytes at the end of HRT memory kept out of the kernel's heap for
+     * the VMM (a multiple of 2 MiB; 0 for none). */
+    uint64_t vmm_reserve;
+    /*
+     * Called on an HRT CPU's thread whenever its run loop ends without a
+     * reboot or VM stop, so that other code can borrow the vCPU (guest-ROS
+     * hybridization). It must leave the vCPU as it found it; the CPU then
+     * re-enters its run loop. NULL: the CPU parks until the next reboot.
+     */
+    void (*lend)(struct hrt_boot_cpu *cpu, void *ctx);
+    void *lend_ctx;
 };
 
 /* Timestamps of one boot (boot 0) or reboot (boot_count >= 1). */

@@ -29,7 +29,13 @@
 #define HVM_HC_CHANNEL_WAKE 7   /* RDI = channel address: wake the partner */
 #define HVM_HC_CHANNEL_ACTION 8 /* RDI = channel address: apply the action */
 #define HVM_HC_REBOOT 9         /* no arguments: reboot the HRT */
-#define HVM_HC_COUNT 10
+/* Guest-ROS hybridization: made by a process in the Linux guest (ring 3,
+ * ports opened with ioperm), see "Guest-ROS hybridization" in docs/abi.md. */
+#define HVM_HC_GROUP_CREATE 10  /* RDI = virtual address of hvm_group_start */
+#define HVM_HC_PROCESS_EXIT 11  /* no arguments: end the caller's groups */
+#define HVM_HC_HRT_STATUS 12    /* RDI = virtual address of hvm_hrt_status */
+#define HVM_HC_HRT_REBOOT 13    /* no arguments: reboot an idle HRT */
+#define HVM_HC_COUNT 14
 
 /* Results returned in RAX. Non-negative values are operation-specific. */
 #define HVM_OK 0
@@ -37,6 +43,7 @@
 #define HVM_ERR_FAULT (-2)  /* a guest address is outside guest memory */
 #define HVM_ERR_NOSYS (-3)  /* the operation does not exist */
 #define HVM_ERR_STATE (-4)  /* the operation is not valid in this state */
+#define HVM_ERR_BUSY (-5)   /* no free HRT CPU, or processes are hybridized */
 
 /* Largest console write accepted in one hypercall, in bytes. */
 #define HVM_CONSOLE_WRITE_MAX 4096
@@ -107,6 +114,28 @@
 /* HVM_CH_ACTION values. */
 #define HVM_CH_ACTION_NONE 0
 #define HVM_CH_ACTION_VMM 1 /* call HVM_HC_CHANNEL_ACTION before returning */
+
+/*
+ * Guest-ROS channel additions. The partner is in the Linux guest, so it
+ * tells the VMM what to do through the channel: HVM_CH_ACTION holds an OR
+ * of the bits below (each also makes it nonzero, so the HRT side calls
+ * HVM_HC_CHANNEL_ACTION) and HVM_CH_ACTION_ARG their argument.
+ */
+#define HVM_CH_ACTION_FLUSH 2  /* mappings changed: flush the HRT's TLBs */
+#define HVM_CH_ACTION_SET_FS 4 /* load HVM_CH_ACTION_ARG into the FS base */
+#define HVM_CH_ACTION_EXIT 8   /* the thread has exited: free its HRT CPU */
+#define HVM_CH_ACTION_ARG 280  /* u64 argument of HVM_CH_ACTION */
+#define HVM_CH_CALLS 288       /* u64 calls served, counted by the partner */
+#define HVM_CH_STOPPED 296     /* u32 set to 1 by the VMM once the HRT
+                                  thread has left its CPU for good */
+/*
+ * A request the VMM writes into the request line on behalf of a stopped
+ * HRT thread: ARGS[0] = vector, ARGS[1] = error code, ARGS[2] = CR2,
+ * ARGS[3] = RIP. The partner returns 0 once it has made the faulting
+ * access valid (a page fault it could serve); otherwise it ends the
+ * process with the signal Linux would have sent.
+ */
+#define HVM_CH_NR_EXCEPTION 0x10000
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -181,6 +210,38 @@ struct hvm_exception {
     uint64_t rsp;
     uint64_t ss;
     uint64_t cr2;
+};
+
+/* HVM_HC_GROUP_CREATE argument: the first state of one HRT thread. */
+struct hvm_group_start {
+    uint64_t channel; /* page-aligned virtual address of the channel */
+    uint64_t lstar;   /* the process's system-call entry */
+    uint64_t rip, rsp, rflags, fs_base;
+    /* RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8-R15 */
+    uint64_t gprs[15];
+    uint32_t pid, tid; /* for hvmctl only */
+};
+
+/* One hybridized process in struct hvm_hrt_status. */
+struct hvm_hrt_process {
+    uint32_t pid;
+    uint32_t threads;       /* execution groups now */
+    uint64_t calls;         /* system calls forwarded */
+    uint64_t faults;        /* page faults served by the partner */
+    uint64_t flushes;       /* HRT TLB flushes after mapping changes */
+    uint64_t merges;        /* lower-half copies (start, new PML4 entries) */
+};
+
+#define HVM_HRT_STATUS_PROCESSES 32
+
+/* HVM_HC_HRT_STATUS result, written by the VMM; fits one 4 KiB page. */
+struct hvm_hrt_status {
+    uint32_t hrt_cpus;
+    uint32_t busy_cpus;
+    uint32_t boot_count;
+    uint32_t nr_processes;
+    uint64_t groups_created; /* since the VM started */
+    struct hvm_hrt_process processes[HVM_HRT_STATUS_PROCESSES];
 };
 
 #endif /* __ASSEMBLER__ */

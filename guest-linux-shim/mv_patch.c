@@ -9,10 +9,15 @@
  *     b8 NN NN 00 00     mov $NR, %eax
  *     0f 05              syscall
  *
- * becomes a `jmp` to a stub of its own that loads NR, puts the return
- * address and flags where `syscall` would (RCX, R11), and enters the same
- * code as the LSTAR fallback. A branch to the `syscall` byte itself still
- * finds the original instruction, which then takes the fallback.
+ * or
+ *
+ *     0f 05              syscall
+ *     48 3d XX XX XX XX  cmp $X, %rax
+ *
+ * becomes a `jmp` to a stub of its own that puts the return address and
+ * flags where `syscall` would (RCX, R11) and enters the same code as the
+ * LSTAR fallback (mv_rewrite.c). Other `syscall` instructions take the
+ * fallback, which costs one exit.
  */
 #include "mv.h"
 

@@ -16,6 +16,9 @@ static uint8_t *stubs;
 
 static const uint8_t getpid_site[] = {0xb8, 0x27, 0, 0, 0, 0x0f, 0x05};
 static const uint8_t write_site[] = {0xb8, 0x01, 0, 0, 0, 0x0f, 0x05};
+/* xor %eax, %eax; syscall; cmp $-4096, %rax (the C library's read). */
+static const uint8_t read_site[] = {0x31, 0xc0, 0x0f, 0x05, 0x48,
+                                    0x3d, 0x00, 0xf0, 0xff, 0xff};
 /* mov $4096, %eax; syscall: no system call has that number. */
 static const uint8_t bad_number[] = {0xb8, 0x00, 0x10, 0, 0, 0x0f, 0x05};
 
@@ -30,6 +33,7 @@ static void setup(void)
     memcpy(text + 100, getpid_site, sizeof(getpid_site));
     memcpy(text + 300, bad_number, sizeof(bad_number));
     memcpy(text + 500, write_site, sizeof(write_site));
+    memcpy(text + 700, read_site, sizeof(read_site));
     /* Cut off by the end of the text: not a site. */
     memcpy(text + TEXT_SIZE - 4, getpid_site, 4);
 }
@@ -52,7 +56,7 @@ START_TEST(rewrite_counts_only_valid_sites)
     unsigned count = mv_rewrite_sites(text, (uint64_t)(uintptr_t)text,
                                       TEXT_SIZE, stubs, 16, ENTRY);
 
-    ck_assert_uint_eq(count, 2);
+    ck_assert_uint_eq(count, 3);
     ck_assert_mem_eq(text + 300, bad_number, sizeof(bad_number));
     ck_assert_mem_eq(text + TEXT_SIZE - 4, getpid_site, 4);
 }
@@ -113,6 +117,33 @@ START_TEST(stub_saves_flags_below_red_zone)
 }
 END_TEST
 
+START_TEST(cmp_site_resumes_through_tail)
+{
+    uint8_t *stub = stubs + 2 * MV_REWRITE_STUB_SIZE;
+    uint8_t *movabs, *tail;
+    uint64_t resume;
+
+    mv_rewrite_sites(text, (uint64_t)(uintptr_t)text, TEXT_SIZE, stubs, 16,
+                     ENTRY);
+    /* The xor before the syscall stays; the syscall becomes the jmp. */
+    ck_assert_mem_eq(text + 700, read_site, 2);
+    ck_assert_uint_eq(text[702], 0xe9);
+    ck_assert_ptr_eq(text + 707 + rel32_at(text + 703), stub);
+    ck_assert_uint_eq(text[707], 0xcc);
+    ck_assert_uint_eq(text[709], 0xcc);
+    /* RCX points at a tail that runs the cmp and jumps after the site. */
+    movabs = memmem(stub, MV_REWRITE_STUB_SIZE, "\x48\xb9", 2);
+    ck_assert_ptr_nonnull(movabs);
+    memcpy(&resume, movabs + 2, 8);
+    tail = (uint8_t *)(uintptr_t)resume;
+    ck_assert(tail >= stub);
+    ck_assert(tail < stub + MV_REWRITE_STUB_SIZE);
+    ck_assert_mem_eq(tail, read_site + 4, 6);
+    ck_assert_uint_eq(tail[6], 0xe9);
+    ck_assert_ptr_eq(tail + 11 + rel32_at(tail + 7), text + 710);
+}
+END_TEST
+
 START_TEST(rewrite_skips_sites_out_of_reach)
 {
     /* Pretend the code runs 8 GiB away from the stubs. */
@@ -147,6 +178,7 @@ int main(void)
     tcase_add_test(tcase, rewrite_keeps_syscall_bytes);
     tcase_add_test(tcase, stub_loads_number_and_resume_address);
     tcase_add_test(tcase, stub_saves_flags_below_red_zone);
+    tcase_add_test(tcase, cmp_site_resumes_through_tail);
     tcase_add_test(tcase, rewrite_skips_sites_out_of_reach);
     tcase_add_test(tcase, rewrite_stops_at_max_sites);
     suite_add_tcase(suite, tcase);

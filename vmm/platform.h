@@ -22,7 +22,8 @@ void vmm_platform_identify(struct vmm_platform *platform);
 
 /*
  * Identifies the platform and times a short loop in guest ring 0 and ring
- * 3 in a scratch VM. Takes about 50 ms where ring 0 is interpreted.
+ * 3 in a scratch VM, keeping the fastest of three trials of each. Takes
+ * about 100 ms where ring 0 is interpreted.
  * Returns 0, or -1 if the probe VM could not run (ring0_emulated is -1).
  */
 int vmm_platform_probe(struct vmm_platform *platform);

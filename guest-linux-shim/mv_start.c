@@ -172,7 +172,6 @@ static int hybrid_main(int argc, char **argv, char **envp)
     environment_save();
     environment_restore();
     mv.start_ns = vmm_now_ns();
-    vmm_tsc_khz();
     if (mv.options.hrt_image == NULL)
         mv_die("cannot locate the HRT image; set MV_HRT_IMAGE");
     stack_prefault();

@@ -272,9 +272,23 @@ static inline uint64_t read_tsc(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* Set from KVM_GET_TSC_KHZ by the first vCPU, or by calibration. */
+static _Atomic uint64_t tsc_khz_cached;
+
+void vmm_tsc_khz_from_vcpu(int vcpu_fd)
+{
+    int khz;
+
+    if (atomic_load(&tsc_khz_cached) != 0)
+        return;
+    khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    if (khz > 0)
+        atomic_store(&tsc_khz_cached, (uint64_t)khz);
+}
+
 uint64_t vmm_tsc_khz(void)
 {
-    static uint64_t cached;
+    uint64_t cached = atomic_load(&tsc_khz_cached);
     uint64_t t0, t1, n0, n1;
 
     if (cached != 0)
@@ -287,5 +301,6 @@ uint64_t vmm_tsc_khz(void)
     } while (n1 - n0 < 20000000ULL);
     t1 = read_tsc();
     cached = (t1 - t0) * 1000000ULL / (n1 - n0);
+    atomic_store(&tsc_khz_cached, cached);
     return cached;
 }

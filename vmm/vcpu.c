@@ -113,6 +113,7 @@ struct vmm_vcpu *vmm_vcpu_create(struct vmm_vm *vm, unsigned index)
         free(vcpu);
         return NULL;
     }
+    vmm_tsc_khz_from_vcpu(vcpu->fd);
     vm->vcpus[index] = vcpu;
     if (index >= vm->nr_vcpus)
         vm->nr_vcpus = index + 1;

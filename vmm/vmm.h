@@ -201,8 +201,14 @@ void vmm_vcpu_dump(struct vmm_vcpu *vcpu, const char *why);
  */
 int vmm_vcpu_translate(struct vmm_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
 
-/* Reads the TSC frequency of the host in kHz, or 0 if unknown. */
+/*
+ * Returns the TSC frequency in kHz: KVM's value once a vCPU exists,
+ * otherwise a 20 ms calibration against the monotonic clock.
+ */
 uint64_t vmm_tsc_khz(void);
+
+/* Takes the TSC frequency from KVM_GET_TSC_KHZ of a vCPU, if not known. */
+void vmm_tsc_khz_from_vcpu(int vcpu_fd);
 
 /* Reads the host's monotonic clock in nanoseconds. */
 uint64_t vmm_now_ns(void);

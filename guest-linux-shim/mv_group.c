@@ -305,22 +305,71 @@ void mv_vcpu_release(struct vmm_vcpu *vcpu)
     pthread_mutex_unlock(&free_lock);
 }
 
-static void *vcpu_thread_main(void *arg)
+/*
+ * A vCPU thread whose application thread has ended waits for the next
+ * group instead of exiting, so a new thread costs no pthread_create.
+ */
+struct idle_worker {
+    atomic_uint ready; /* futex word: 1 once group is set */
+    struct mv_group *group;
+};
+
+static struct idle_worker *idle_workers[VMM_MAX_VCPUS];
+static unsigned nr_idle_workers;
+
+static void group_run(struct mv_group *group)
 {
-    struct mv_group *group = arg;
     struct vmm_vcpu *vcpu = group->vcpu;
 
     vcpu->user = group;
+    vcpu->thread = pthread_self();
+    vcpu->thread_started = 1;
     group->run_start_ns = vmm_now_ns();
     if (mv_vcpu_enter_state(vcpu, group) < 0)
         mv_die("cannot set the HRT state of a new thread");
     vmm_vcpu_run_loop(vcpu);
     if (atomic_load(&mv.vm->stopping))
         mv_die("the HRT stopped unexpectedly");
+    vcpu->thread_started = 0;
     mv_vcpu_release(vcpu);
     atomic_store(&group->vcpu_released, 1);
     mv_futex_wake(&group->vcpu_released);
+}
+
+static void *vcpu_thread_main(void *arg)
+{
+    struct mv_group *group = arg;
+    struct idle_worker self;
+
+    for (;;) {
+        group_run(group);
+        atomic_store(&self.ready, 0);
+        self.group = NULL;
+        pthread_mutex_lock(&free_lock);
+        idle_workers[nr_idle_workers++] = &self;
+        pthread_mutex_unlock(&free_lock);
+        while (atomic_load(&self.ready) == 0)
+            mv_futex_wait(&self.ready, 0);
+        group = self.group;
+    }
     return NULL;
+}
+
+/* Hands group to a waiting vCPU thread. Returns 0, or -1 if none waits. */
+static int idle_worker_take(struct mv_group *group)
+{
+    struct idle_worker *worker = NULL;
+
+    pthread_mutex_lock(&free_lock);
+    if (nr_idle_workers > 0)
+        worker = idle_workers[--nr_idle_workers];
+    pthread_mutex_unlock(&free_lock);
+    if (worker == NULL)
+        return -1;
+    worker->group = group;
+    atomic_store(&worker->ready, 1);
+    mv_futex_wake(&worker->ready);
+    return 0;
 }
 
 /* vCPU threads never take the application's signals. */
@@ -342,6 +391,8 @@ int mv_group_start_vcpu(struct mv_group *group)
     if (group->vcpu == NULL)
         return -1;
     atomic_fetch_add(&mv.stats.threads, 1);
+    if (idle_worker_take(group) == 0)
+        return 0;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);

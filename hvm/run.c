@@ -61,7 +61,7 @@ static const char usage[] =
     "  --ros-cpus N      ROS vCPUs (default 1)\n"
     "  --ros-mem SIZE    ROS memory, e.g. 256M (default 128M for the\n"
     "                    minimal kernel, 512M for a bzImage)\n"
-    "  --hrt-cpus N      HRT vCPUs (default 1, 0 for none)\n"
+    "  --hrt-cpus N      HRT vCPUs (default 1)\n"
     "  --hrt-mem SIZE    HRT memory (default 64M)\n"
     "  --hrt-image FILE  HRT kernel ELF (default: guest-kernel/hrt.elf)\n"
     "  --kernel FILE     ROS kernel, a bzImage or a vmlinux ELF (default:\n"
@@ -89,15 +89,15 @@ struct run_options {
     char **argv;
 };
 
-static int parse_count(const char *name, const char *text, unsigned max,
-                       unsigned *value)
+static int parse_count(const char *name, const char *text, unsigned min,
+                       unsigned max, unsigned *value)
 {
     char *end;
     unsigned long v = strtoul(text, &end, 10);
 
-    if (*text == '\0' || *end != '\0' || v > max) {
-        fprintf(stderr, "hvm run: invalid %s '%s': give 0 to %u\n", name,
-                text, max);
+    if (*text == '\0' || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "hvm run: invalid %s '%s': give %u to %u\n", name,
+                text, min, max);
         return -1;
     }
     *value = (unsigned)v;
@@ -131,9 +131,9 @@ static int parse_timeout(const char *text, long *value)
 static int option_apply(struct run_options *opts, int opt, const char *arg)
 {
     switch (opt) {
-    case 'c': return parse_count("--ros-cpus", arg, VMM_MAX_VCPUS,
+    case 'c': return parse_count("--ros-cpus", arg, 1, VMM_MAX_VCPUS,
                                  &opts->ros_cpus);
-    case 'C': return parse_count("--hrt-cpus", arg, HVM_MAX_HRT_CPUS,
+    case 'C': return parse_count("--hrt-cpus", arg, 1, HVM_MAX_HRT_CPUS,
                                  &opts->hrt_cpus);
     case 'm': return parse_size("--ros-mem", arg, &opts->ros_mem);
     case 'M': return parse_size("--hrt-mem", arg, &opts->hrt_mem);
@@ -182,10 +182,6 @@ static int options_parse(int argc, char **argv, struct run_options *opts)
         argv[--optind] = (char *)HVM_ROS_HYBRID_LAUNCHER;
     opts->argc = argc - optind;
     opts->argv = argv + optind;
-    if (opts->ros_cpus == 0) {
-        fprintf(stderr, "hvm run: --ros-cpus must be at least 1\n");
-        return -1;
-    }
     if (opts->hybrid && (opts->argc == 0 || opts->hrt_cpus == 0)) {
         fprintf(stderr, "hvm run: --hybrid needs a COMMAND and at least one "
                         "HRT CPU\n");
@@ -315,7 +311,7 @@ static int plan_make(struct run_state *s)
         .ros_cpus = s->opts.ros_cpus,
         .hrt_cpus = s->opts.hrt_cpus,
         .ros_mem = s->opts.ros_mem,
-        .hrt_mem = s->opts.hrt_cpus > 0 ? s->opts.hrt_mem : 0,
+        .hrt_mem = s->opts.hrt_mem,
         .max_vcpus = VMM_MAX_VCPUS,
         .host_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) *
                     (uint64_t)sysconf(_SC_PAGESIZE),

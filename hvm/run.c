@@ -569,10 +569,14 @@ static int run_result(struct run_state *s)
     if (atomic_load(&events->exit_reported))
         return atomic_load(&events->exit_status);
     if (s->timed_out) {
-        vmm_error("the guest did not finish within %ld s%s; rerun with -v "
-                  "to see the kernel console", s->opts.timeout_s,
+        if (vmm_log_level >= VMM_LOG_INFO)
+            vmm_vcpu_dump(s->vm->vcpus[0], "ROS vCPU 0 at the timeout");
+        vmm_error("the guest did not finish within %ld s%s%s",
+                  s->opts.timeout_s,
                   atomic_load(&events->init_ns) ? ""
-                      : " (the ROS never started /init)");
+                      : " (the ROS never started /init)",
+                  vmm_log_level >= VMM_LOG_INFO
+                      ? "" : "; rerun with -v to see the kernel console");
         return RUN_EXIT_TIMEOUT;
     }
     if (atomic_load(&s->console.panic_seen)) {

@@ -34,10 +34,28 @@ struct exec_options {
 
 static pid_t child_pid;
 
-static void forward_signal(int signo)
+/*
+ * Passes a signal sent to hvm by another process on to the program. A
+ * signal from the terminal (Ctrl-C) already reached the whole foreground
+ * process group, the program included, so it is not sent twice.
+ */
+static void forward_signal(int signo, siginfo_t *info, void *context)
 {
-    if (child_pid > 0)
+    (void)context;
+    if (child_pid > 0 && info->si_code <= 0)
         kill(child_pid, signo);
+}
+
+static void forward_signals_install(void)
+{
+    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP,
+                                    SIGQUIT, SIGUSR1, SIGUSR2};
+    struct sigaction action = {.sa_sigaction = forward_signal,
+                               .sa_flags = SA_SIGINFO | SA_RESTART};
+
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+        sigaction(forwarded[i], &action, NULL);
 }
 
 /* Looks PROGRAM up as execvp would. Returns 0, 127 or 126. */
@@ -189,8 +207,6 @@ static int wait_child(void)
 
 static int exec_run(const struct exec_options *options, char **argv)
 {
-    static const int forwarded[] = {SIGINT,  SIGTERM, SIGHUP,
-                                    SIGQUIT, SIGUSR1, SIGUSR2};
     char path[PATH_MAX];
     int pipe_fds[2] = {-1, -1};
     int status;
@@ -218,8 +234,7 @@ static int exec_run(const struct exec_options *options, char **argv)
     }
     if (environment_prepare(options, pipe_fds[1]) < 0)
         return 1;
-    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-        signal(forwarded[i], forward_signal);
+    forward_signals_install();
     child_pid = fork();
     if (child_pid < 0) {
         vmm_error_errno("fork");

@@ -28,9 +28,11 @@
 #define PF_PRESENT 1
 #define PF_WRITE 2
 #define PF_FETCH 16
+#define FAULT_AROUND (64ULL << 10)
 /* Polling budget before the partner sleeps, in TSC cycles: a guest system
  * call costs a few hundred microseconds where guest ring 0 is
  * interpreted, so this covers the gap between calls of a busy program. */
+#define SPIN_CYCLES_PURE (500ULL * 1000)
 #define SPIN_CYCLES_MIN (2ULL * 1000 * 1000)
 #define SPIN_CYCLES_MAX (40ULL * 1000 * 1000)
 #define SLEEP_NS 100000
@@ -74,16 +76,29 @@ static void nap(void)
     mv_syscall6(SYS_nanosleep, (long)&step, 0, 0, 0, 0, 0);
 }
 
+/*
+ * Copies application memory without faulting: with process_vm_readv, or
+ * where the kernel lacks it (the minimal ROS kernel), after checking
+ * with MADV_POPULATE_READ that the whole range is readable.
+ */
 static int read_app(void *dst, uint64_t src, size_t length)
 {
     struct iovec local = {dst, length};
     struct iovec remote = {(void *)(uintptr_t)src, length};
     long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    long result = mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
+                              (long)&remote, 1, 0);
+    uint64_t first = src & ~4095ULL;
 
-    return mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
-                       (long)&remote, 1, 0) == (long)length
-               ? 0
-               : -1;
+    if (result != RESULT_ENOSYS)
+        return result == (long)length ? 0 : -1;
+    if (length == 0 || src + length < src ||
+        mv_syscall6(SYS_madvise, (long)first,
+                    (long)(src + length - first), MADV_POPULATE_READ_, 0, 0,
+                    0) != 0)
+        return -1;
+    memcpy(dst, (const void *)(uintptr_t)src, length);
+    return 0;
 }
 
 /* The calling HRT thread's registers at `syscall`, for a native copy. */
@@ -401,15 +416,19 @@ static int serve_page_fault(uint64_t address, uint64_t error)
     int write = (error & PF_WRITE) != 0;
     int fetch = (error & PF_FETCH) != 0;
     unsigned rights, need = write ? 2 : fetch ? 4 : 1;
+    long populate = write ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_;
     long result;
 
     /* An instruction fetch from a present page: the page is not
      * executable. */
     if ((error & (PF_PRESENT | PF_FETCH)) == (PF_PRESENT | PF_FETCH))
         return SIGSEGV;
-    result = mv_syscall6(SYS_madvise, (long)page, 4096,
-                         write ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_,
-                         0, 0, 0);
+    /* Each fault costs the HRT an exception and a round trip, so fill
+     * the aligned 64 KiB around it when all of it allows the access. */
+    if (mv_syscall6(SYS_madvise, (long)(address & ~(FAULT_AROUND - 1)),
+                    FAULT_AROUND, populate, 0, 0, 0) == 0)
+        return 0;
+    result = mv_syscall6(SYS_madvise, (long)page, 4096, populate, 0, 0, 0);
     if (result == 0)
         return 0;
     /* Special mappings (the vDSO's data, device memory) refuse populate:
@@ -489,17 +508,24 @@ static long serve(struct mv_guest_group *group, long nr, const uint64_t *args,
     }
 }
 
-/* Polls for a request, then sleeps in short steps between polls. */
+/*
+ * Waits for a request: polls for a short while, then yields the ROS CPU
+ * between polls (other partners may need it) until spin_cycles have
+ * passed, then sleeps in short steps between polls.
+ */
 static unsigned wait_request(struct mv_guest_group *group, unsigned last,
                              uint64_t spin_cycles)
 {
     volatile uint32_t *req = (uint32_t *)(group->channel + HVM_CH_REQ_SEQ);
-    uint64_t deadline = mv_tsc() + spin_cycles;
+    uint64_t start = mv_tsc(), now;
     unsigned seq;
 
     while ((seq = *req) == last) {
-        if (mv_tsc() < deadline)
+        now = mv_tsc();
+        if (now - start < SPIN_CYCLES_PURE)
             __builtin_ia32_pause();
+        else if (now - start < spin_cycles)
+            mv_syscall6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
         else
             nap();
     }

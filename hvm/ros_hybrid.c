@@ -47,7 +47,7 @@ struct hvm_merge_source hybrid_source(struct hvm_ros_hybrid *hybrid)
 }
 
 /* Drops every shadow page of the VM by deleting and re-creating a slot. */
-static int shadow_zap(struct hvm_ros_hybrid *hybrid)
+int hybrid_shadow_zap(struct hvm_ros_hybrid *hybrid)
 {
     if (vmm_memslot_set(hybrid->vm, hybrid->zap_slot, 0, ZAP_SLOT_GPA, 0,
                         hybrid->zap_page) < 0 ||
@@ -70,7 +70,7 @@ static int pool_take(struct hvm_ros_hybrid *hybrid)
             hybrid->pool_state[i] = PAGE_IN_USE;
             return (int)i;
         }
-        if (pass == 0 && shadow_zap(hybrid) < 0)
+        if (pass == 0 && hybrid_shadow_zap(hybrid) < 0)
             return -1;
     }
     return -1;

@@ -25,6 +25,7 @@
 #define WAIT_STEP_NS 20000          /* sleep between channel polls */
 #define HAND_OVER_NS 1000000000ULL  /* CPU must take a group within 1 s */
 #define FAULT_REPEAT_MAX 4
+#define LIVENESS_POLLS 5000         /* about every 100 ms of waiting */
 /* The HRT side polls this long before it sleeps in the VMM: a forwarded
  * call takes a few hundred microseconds in a guest whose ring 0 is
  * interpreted. */
@@ -198,6 +199,12 @@ static void group_finish(struct hvm_ros_hybrid *hybrid,
 {
     struct hybrid_process *process = group->process;
 
+    vmm_debug("hybrid: process %u: HRT CPU %u served %llu calls, %llu "
+              "waits for the partner (%.1f ms)", process->pid,
+              group->cpu->cpu,
+              (unsigned long long)*(volatile uint64_t *)(group->channel +
+                                                         HVM_CH_CALLS),
+              (unsigned long long)group->waits, group->wait_ns / 1e6);
     pthread_mutex_lock(&hybrid->lock);
     if (group->thread_exited) {
         process->calls_done +=
@@ -294,6 +301,36 @@ static int group_ending(struct hvm_ros_hybrid *hybrid,
 }
 
 /*
+ * Checks that the process still maps its channel where it did. A process
+ * killed without HVM_HC_PROCESS_EXIT (SIGKILL, a fatal signal from
+ * outside) fails this once Linux has freed or reused its page tables;
+ * its groups then end.
+ * NOTE: an HRT thread that never waits for its partner is not checked.
+ */
+static int process_alive(struct hvm_ros_hybrid *hybrid,
+                         struct hybrid_group *group)
+{
+    struct hvm_merge_source src = hybrid_source(hybrid);
+    uint64_t gpa, rights;
+    const void *host;
+    int alive;
+
+    pthread_mutex_lock(&hybrid->lock);
+    alive = hvm_merge_translate(&src, group->process->root.user_root,
+                                group->start.channel, &gpa, &rights) == 0 &&
+            (host = src.read(src.ctx, gpa, HVM_CH_SIZE)) != NULL &&
+            host == group->channel;
+    if (!alive) {
+        vmm_warn("hybrid: process %u no longer maps its channel: ending "
+                 "its HRT thread on CPU %u", group->process->pid,
+                 group->cpu->cpu);
+        group->state = GROUP_ENDING;
+    }
+    pthread_mutex_unlock(&hybrid->lock);
+    return alive;
+}
+
+/*
  * Polls until the partner has replied to the last request. Returns 0, or
  * -1 when the group ends first (the vCPU then leaves its loop) or after
  * timeout_ns (0: none).
@@ -305,8 +342,10 @@ static int reply_wait(struct hvm_ros_hybrid *hybrid, struct hybrid_group *group,
     volatile uint32_t *rep = (uint32_t *)(group->channel + HVM_CH_REP_SEQ);
     uint64_t deadline = timeout_ns ? vmm_now_ns() + timeout_ns : UINT64_MAX;
 
-    while (*rep != *req) {
-        if (group_ending(hybrid, group) || vmm_now_ns() > deadline) {
+    group->waits++;
+    for (unsigned polls = 1; *rep != *req; polls++) {
+        if (group_ending(hybrid, group) || vmm_now_ns() > deadline ||
+            (polls % LIVENESS_POLLS == 0 && !process_alive(hybrid, group))) {
             group->cpu->vcpu->leave_loop = 1;
             return -1;
         }
@@ -321,11 +360,13 @@ static int64_t on_channel_wait(struct vmm_vcpu *vcpu,
 {
     struct hvm_ros_hybrid *hybrid = ctx;
     struct hybrid_group *group = group_of(hybrid, vcpu);
+    uint64_t start = vmm_now_ns();
 
     (void)call;
     if (group == NULL)
         return HVM_ERR_STATE;
     reply_wait(hybrid, group, 0);
+    group->wait_ns += vmm_now_ns() - start;
     return HVM_OK;
 }
 
@@ -464,17 +505,26 @@ static int64_t on_exception(struct vmm_vcpu *vcpu,
     pthread_mutex_lock(&hybrid->lock);
     group->process->faults++;
     pthread_mutex_unlock(&hybrid->lock);
-    /* The same address again: make KVM resync its shadow pages. */
+    /*
+     * KVM fills its shadow entry from Linux's on the retry. The same
+     * address faulting again means a stale shadow: reload CR3 (KVM syncs
+     * the process's shadow pages), and if that is not enough, drop them.
+     */
     group->fault_repeats =
         exc.cr2 == group->last_fault ? group->fault_repeats + 1 : 0;
     group->last_fault = exc.cr2;
     if (group->fault_repeats >= FAULT_REPEAT_MAX) {
         vmm_warn("hybrid: process %u faults at 0x%llx again after %u "
-                 "repairs", group->process->pid,
-                 (unsigned long long)exc.cr2, group->fault_repeats);
+                 "repairs: dropping KVM's shadow pages",
+                 group->process->pid, (unsigned long long)exc.cr2,
+                 group->fault_repeats);
         group->fault_repeats = 0;
+        pthread_mutex_lock(&hybrid->lock);
+        hybrid_shadow_zap(hybrid);
+        pthread_mutex_unlock(&hybrid->lock);
+    } else if (group->fault_repeats > 0) {
+        cr3_reload(hybrid, group);
     }
-    cr3_reload(hybrid, group);
     return HVM_OK;
 }
 

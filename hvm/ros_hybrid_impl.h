@@ -53,6 +53,7 @@ struct hybrid_group {
     unsigned cr3_toggle;  /* alternates PWT so that each reload differs */
     uint64_t last_fault;  /* CR2 of the last served fault */
     unsigned fault_repeats;
+    uint64_t waits, wait_ns; /* sleeps in the VMM for the partner */
     struct hrt_boot_cpu *cpu;
 };
 
@@ -78,6 +79,8 @@ struct hvm_merge_source hybrid_source(struct hvm_ros_hybrid *hybrid);
  * the process got a new PML4, 0 if nothing changed, -1 on failure. */
 int hybrid_process_refresh(struct hvm_ros_hybrid *hybrid,
                            struct hybrid_process *process);
+/* Drops every KVM shadow page (lock held). Returns 0 or -1. */
+int hybrid_shadow_zap(struct hvm_ros_hybrid *hybrid);
 /* Frees a process whose last group has ended (lock held). */
 void hybrid_process_release(struct hvm_ros_hybrid *hybrid,
                             struct hybrid_process *process);

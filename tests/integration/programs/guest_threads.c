@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #define THREADS 4
-#define ROUNDS 5000
+#define ROUNDS 2000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long counter;

@@ -281,7 +281,7 @@ int hvm_ros_vcpus_create(struct vmm_vm *vm, const struct vmm_partition *plan,
     for (unsigned i = 0; i < plan->ros_cpus; i++) {
         struct vmm_vcpu *vcpu = vmm_vcpu_create(vm, i);
 
-        /* Hides CX16 and the KVM paravirtual features, see vmm_x86_set_cpuid. */
+        /* CPUID without CX16 and the KVM paravirtual features. */
         if (vcpu == NULL || vmm_x86_set_cpuid(vcpu, 1) < 0)
             return -1;
         if (i == 0 && vmm_x86_set_long_mode(vcpu, &state) < 0)

@@ -47,9 +47,9 @@
  * page-table work per boot.
  */
 static const char ros_cmdline_emulated[] =
-    " rodata=off tsc=reliable noxsave nosmap nofsgsbase clearcpuid=cx16,xsave,smap,"
-    "rdtscp,rdpid,popcnt,invpcid,pku,ssse3,sse4_1,sse4_2,aes,pclmulqdq,"
-    "sha_ni,fsgsbase,movbe,erms,fsrm";
+    " rodata=off tsc=reliable noxsave nosmap nofsgsbase"
+    " clearcpuid=cx16,xsave,smap,rdtscp,rdpid,popcnt,invpcid,pku,ssse3,"
+    "sse4_1,sse4_2,aes,pclmulqdq,sha_ni,fsgsbase,movbe,erms,fsrm";
 
 static const char usage[] =
     "usage: hvm run [OPTIONS] [-- COMMAND [ARGS]]\n"

@@ -3,10 +3,10 @@
  * Linux sources describes the fields and the protocol versions).
  *
  * Protocol 2.06 is the minimum because it is the first version whose
- * header states cmdline_size, the maximum command-line length. Older
- * kernels silently truncate the command line at 255 bytes. The VMM also needs the
- * 64-bit entry point (XLF_KERNEL_64, protocol 2.12), checked separately so
- * that the message says which of the two is missing.
+ * header states cmdline_size, the maximum command-line length, which the
+ * zero-page builder checks. Before 2.06 the limit is a fixed 255 bytes.
+ * The VMM also needs the 64-bit entry point (XLF_KERNEL_64, protocol
+ * 2.12), checked separately so that the message names what is missing.
  */
 #include "bzimage.h"
 

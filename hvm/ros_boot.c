@@ -98,6 +98,11 @@ static int kernel_load_elf(const struct hvm_ros_boot_config *config,
     return 0;
 }
 
+/*
+ * NOTE: this path has run Debian's cloud kernel only where KVM interprets
+ * guest ring 0, as far as early kernel initialization; no bzImage has
+ * reached /init under hardware virtualization yet.
+ */
 static int kernel_load_bzimage(const struct hvm_ros_boot_config *config,
                                struct vmm_bzimage *bz,
                                struct hvm_ros_boot_layout *layout, char *err,

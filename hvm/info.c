@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "platform.h"
+#include "ros_kernel.h"
 #include "vmm.h"
 
 static void print_capabilities(int kvm_fd)
@@ -48,6 +49,19 @@ static void print_file_line(const char *label, const char *path)
     printf("%-20s%s\n", label, line[0] ? line : "(not available)");
 }
 
+static void print_ros_kernel(int ring0_emulated)
+{
+    struct hvm_ros_kernel kernel;
+    char err[256];
+
+    if (hvm_ros_kernel_find(ring0_emulated, &kernel, err, sizeof(err)) < 0) {
+        printf("ROS kernel:         none yet (%s)\n", err);
+        return;
+    }
+    printf("ROS kernel:         %s %s (%s)\n", kernel.path, kernel.version,
+           kernel.source);
+}
+
 static void print_platform(void)
 {
     struct vmm_platform platform;
@@ -69,6 +83,7 @@ static void print_platform(void)
            platform.ring3_ns_per_iteration);
     printf("default privilege:  %s\n",
            platform.ring0_emulated ? "user (ring 3)" : "kernel (ring 0)");
+    print_ros_kernel(platform.ring0_emulated);
 }
 
 int hvm_cmd_info(int argc, char **argv)

@@ -316,6 +316,12 @@ static int elf_segments_check(const uint8_t *image, size_t size,
         if ((phdr.p_flags & ELF_PF_X) && ehdr->e_entry >= phdr.p_vaddr &&
             ehdr->e_entry - phdr.p_vaddr < phdr.p_memsz)
             entry_ok = 1;
+        /* A Linux vmlinux gives a physical entry, entered with paging off
+         * or identity-mapped. */
+        if ((phdr.p_flags & ELF_PF_X) && !target->paddr_is_offset &&
+            ehdr->e_entry >= phdr.p_paddr &&
+            ehdr->e_entry - phdr.p_paddr < phdr.p_memsz)
+            entry_ok = 1;
     }
     if (*count == 0)
         return elf_fail(err, errlen, "ELF file has no PT_LOAD segment");

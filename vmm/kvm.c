@@ -184,16 +184,27 @@ struct vmm_mem_region *vmm_memory_add(struct vmm_vm *vm, const char *name,
     if (vm->options.hugepages && size % VMM_HUGE_ALIGN == 0)
         memfd_flags |= MFD_HUGETLB | MFD_HUGE_2MB;
     fd = memfd_create(name, memfd_flags);
+    /*
+     * Reserve the huge pages now: with an empty pool the mapping succeeds
+     * and the first touch raises SIGBUS instead.
+     */
+    if (fd >= 0 && (memfd_flags & MFD_HUGETLB) &&
+        fallocate(fd, 0, 0, (off_t)size) < 0) {
+        close(fd);
+        fd = -1;
+    }
     if (fd < 0 && (memfd_flags & MFD_HUGETLB)) {
-        vmm_warn("huge pages unavailable for %s (%s); using 4 KiB pages", name,
-                 strerror(errno));
-        fd = memfd_create(name, MFD_CLOEXEC);
+        vmm_warn("%llu MiB of 2 MiB huge pages unavailable for %s (%s); "
+                 "using 4 KiB pages (see /proc/sys/vm/nr_hugepages)",
+                 (unsigned long long)(size >> 20), name, strerror(errno));
+        memfd_flags = MFD_CLOEXEC;
+        fd = memfd_create(name, memfd_flags);
     }
     if (fd < 0) {
         vmm_error_errno("memfd_create");
         return NULL;
     }
-    if (ftruncate(fd, (off_t)size) < 0) {
+    if (!(memfd_flags & MFD_HUGETLB) && ftruncate(fd, (off_t)size) < 0) {
         vmm_error_errno("ftruncate guest memory");
         close(fd);
         return NULL;

@@ -189,6 +189,29 @@ START_TEST(elf_paddr_as_guest_physical)
 }
 END_TEST
 
+START_TEST(elf_physical_entry_accepted)
+{
+    int rc;
+
+    /* A Linux vmlinux: the entry is the physical address of its text. */
+    target.paddr_is_offset = 0;
+    image.phdr[0].p_paddr = PHYS_BASE + 0x4000;
+    image.phdr[1].p_paddr = PHYS_BASE + 0x8000;
+    image.ehdr.e_entry = PHYS_BASE + 0x4010;
+    rc = vmm_elf_check(&image, sizeof(image), &target, &info, err, sizeof(err));
+    ck_assert_msg(rc == 0, "rejected: %s", err);
+    ck_assert_uint_eq(info.entry, PHYS_BASE + 0x4010);
+}
+END_TEST
+
+START_TEST(elf_physical_entry_needs_physical_target)
+{
+    /* With offsets, a physical-looking entry is just outside the text. */
+    image.ehdr.e_entry = PHYS_BASE + 0x10;
+    expect_reject(sizeof(image), "entry point");
+}
+END_TEST
+
 START_TEST(elf_paddr_below_target)
 {
     target.paddr_is_offset = 0;
@@ -437,6 +460,8 @@ static Suite *elf_suite(void)
     tcase_add_test(tc, elf_valid_check);
     tcase_add_test(tc, elf_valid_load_copies_and_zeroes);
     tcase_add_test(tc, elf_paddr_as_guest_physical);
+    tcase_add_test(tc, elf_physical_entry_accepted);
+    tcase_add_test(tc, elf_physical_entry_needs_physical_target);
     tcase_add_test(tc, elf_paddr_below_target);
     tcase_add_test(tc, elf_paddr_above_target);
     tcase_add_test(tc, elf_short_file);

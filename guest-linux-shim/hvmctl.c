@@ -1,7 +1,6 @@
 /*
- * hvmctl: HRT control from inside the guest ROS of `hvm run`. A static
- * program that talks to the VMM by hypercall (port I/O, so it needs root
- * for ioperm()).
+ * hvmctl: HRT control from inside the guest ROS of `hvm run`. It talks
+ * to the VMM by hypercall (port I/O, so it needs root for ioperm()).
  *
  *   hvmctl status   HRT CPUs (busy/total), boot count, hybridized processes
  *   hvmctl stats    per process: threads, forwarded calls, faults, flushes

@@ -18,7 +18,7 @@
 
 #define MV_GUEST_PARTNER_STACK (256 * 1024)
 
-/* One execution group as the guest side sees it. */
+/* The guest side of one execution group. */
 struct mv_guest_group {
     uint8_t *channel; /* HVM_CH_SIZE bytes, page aligned, locked */
     uint8_t *partner_stack;
@@ -36,6 +36,12 @@ long mv_guest_hypercall(unsigned op, uint64_t rdi);
 struct mv_guest_group *mv_guest_group_new(void);
 /* Runs a new thread's partner: creates its HRT thread, then serves it. */
 void mv_guest_thread_start(void *group) __attribute__((noreturn));
+
+/* Requests a partner found while polling, yielding and sleeping; printed
+ * at exit when MV_GUEST_STATS is set. */
+extern uint64_t mv_guest_wait_phases[3];
+extern int mv_guest_stats;
+void mv_guest_stats_print(void);
 
 /* mv_guest_partner.c */
 void mv_guest_partner_main(void *group) __attribute__((noreturn));

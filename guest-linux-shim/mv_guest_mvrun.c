@@ -1,8 +1,7 @@
 /*
  * mvrun inside the guest ROS of `hvm run`: runs PROGRAM hybridized by
  * preloading libmultiverse-guest.so, installed beside it in the guest's
- * initramfs (/usr/bin). A static program, so it runs before any
- * library is found.
+ * initramfs (/usr/bin).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -415,10 +415,14 @@ static int serve_page_fault(uint64_t address, uint64_t error)
     uint64_t page = address & ~4095ULL;
     int write = (error & PF_WRITE) != 0;
     int fetch = (error & PF_FETCH) != 0;
-    unsigned rights, need = write ? 2 : fetch ? 4 : 1;
+    unsigned rights, need = 1; /* read */
     long populate = write ? MADV_POPULATE_WRITE_ : MADV_POPULATE_READ_;
     long result;
 
+    if (write)
+        need = 2;
+    else if (fetch)
+        need = 4;
     /* An instruction fetch from a present page: the page is not
      * executable. */
     if ((error & (PF_PRESENT | PF_FETCH)) == (PF_PRESENT | PF_FETCH))
@@ -469,6 +473,7 @@ static long serve(struct mv_guest_group *group, long nr, const uint64_t *args,
         return 0;
     case SYS_exit_group:
         mv_guest_hypercall(HVM_HC_PROCESS_EXIT, 0);
+        mv_guest_stats_print();
         mv_syscall6(SYS_exit_group, (long)args[0], 0, 0, 0, 0, 0);
         __builtin_unreachable();
     case SYS_clone:
@@ -518,17 +523,21 @@ static unsigned wait_request(struct mv_guest_group *group, unsigned last,
 {
     volatile uint32_t *req = (uint32_t *)(group->channel + HVM_CH_REQ_SEQ);
     uint64_t start = mv_tsc(), now;
-    unsigned seq;
+    unsigned seq, phase = 0;
 
     while ((seq = *req) == last) {
         now = mv_tsc();
-        if (now - start < SPIN_CYCLES_PURE)
+        if (now - start < SPIN_CYCLES_PURE) {
             __builtin_ia32_pause();
-        else if (now - start < spin_cycles)
+        } else if (now - start < spin_cycles) {
+            phase = phase < 1 ? 1 : phase;
             mv_syscall6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
-        else
+        } else {
+            phase = 2;
             nap();
+        }
     }
+    mv_guest_wait_phases[phase]++;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     return seq;
 }

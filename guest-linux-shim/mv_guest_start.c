@@ -26,6 +26,31 @@
 #define EXIT_NOT_HYBRIDIZED 125
 
 const char *mv_guest_preload;
+uint64_t mv_guest_wait_phases[3];
+int mv_guest_stats;
+
+static void number_write(const char *label, uint64_t value)
+{
+    char digits[24];
+    int n = 0;
+
+    mv_write_all(2, label, __builtin_strlen(label));
+    do
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + value % 10);
+    while ((value /= 10) != 0 && n < (int)sizeof(digits));
+    mv_write_all(2, digits + sizeof(digits) - n, (size_t)n);
+}
+
+/* Raw writes only: partners call this with the application's TLS. */
+void mv_guest_stats_print(void)
+{
+    if (!mv_guest_stats)
+        return;
+    number_write("mvrun: requests found polling ", mv_guest_wait_phases[0]);
+    number_write(", yielding ", mv_guest_wait_phases[1]);
+    number_write(", sleeping ", mv_guest_wait_phases[2]);
+    mv_write_all(2, "\n", 1);
+}
 
 typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int,
                                   char **, void (*)(void), void (*)(void),
@@ -57,7 +82,12 @@ struct mv_guest_group *mv_guest_group_new(void)
                                      -1, 0);
     if ((long)channel < 0 && (long)channel > -4096)
         return NULL;
-    /* The VMM reads the channel by guest physical address: it must stay. */
+    /*
+     * The VMM reads the channel by guest physical address, so it must
+     * stay resident. NOTE: mlock does not stop page migration; the VMM
+     * ends a group whose channel moved (ros_hybrid_cpu.c) rather than
+     * follow it.
+     */
     if (mv_syscall6(SYS_mlock, (long)channel, HVM_CH_SIZE, 0, 0, 0, 0) < 0) {
         mv_syscall6(SYS_munmap, (long)channel, size, 0, 0, 0, 0);
         return NULL;
@@ -122,6 +152,7 @@ static int hybrid_main(int argc, char **argv, char **envp)
     uint64_t fs_base = 0;
     long result;
 
+    mv_guest_stats = getenv("MV_GUEST_STATS") != NULL;
     environment_prepare();
     if (ioperm(HVM_HC_PORT_BASE, HVM_HC_PORT_COUNT, 1) < 0) {
         perror("mvrun: ioperm of the hypercall ports (run as root in the "

@@ -22,21 +22,22 @@
 
 #define CR3_PWT (1ULL << 3)
 #define USER_TOP (1ULL << 47)
-#define WAIT_STEP_NS 20000          /* sleep between channel polls */
+#define WAIT_STEP_NS 200000         /* sleep between channel polls */
 #define HAND_OVER_NS 1000000000ULL  /* CPU must take a group within 1 s */
 #define FAULT_REPEAT_MAX 4
 #define LIVENESS_POLLS 5000         /* about every 100 ms of waiting */
-/* The HRT side polls this long before it sleeps in the VMM: a forwarded
- * call takes a few hundred microseconds in a guest whose ring 0 is
- * interpreted. */
-#define HRT_SPIN_MS 2
+/* The HRT side polls this long before it sleeps in the VMM. A forwarded
+ * call takes hundreds of microseconds in a guest whose ring 0 is
+ * interpreted, and a poller holds a host CPU that the ROS vCPU serving
+ * the call may need, so the HRT side polls only briefly. */
+#define HRT_SPIN_US 100
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_SFMASK 0xc0000084
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define IDLE_MSRS 4
 
-/* What the idle HRT kernel had in the vCPU before a group borrowed it. */
+/* The idle HRT kernel's vCPU state, saved while a group borrows the vCPU. */
 struct idle_state {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
@@ -145,7 +146,7 @@ static int group_enter(struct hybrid_group *group,
     *(volatile uint64_t *)(group->channel + HVM_CH_SELF) = start->channel;
     *(volatile uint64_t *)(group->channel + HVM_CH_APP_RING) = 3;
     *(volatile uint64_t *)(group->channel + HVM_CH_SPIN_CYCLES) =
-        group->cpu->boot->tsc_khz * HRT_SPIN_MS;
+        group->cpu->boot->tsc_khz * HRT_SPIN_US / 1000;
     *(volatile uint64_t *)(group->channel + HVM_CH_ACTION) = 0;
     if (vmm_x86_set_long_mode(vcpu, &state) < 0)
         return -1;

@@ -3,7 +3,8 @@
 # each program runs plain and then under the guest's mvrun, and stdout,
 # stderr and exit status must match: echo, ls -l /, sha256sum of a file,
 # a program with 4 threads and a mutex, a program that dies of SIGSEGV,
-# one that touches 64 MiB, and two hybridized programs at once. hvmctl
+# one that touches 64 MiB, vfork with exec in the child, exec, and two
+# hybridized programs at once. hvmctl
 # status, stats and reboot (rejected while a process is hybridized) are
 # checked in the same boot, and `hvm run --hybrid` itself by a second,
 # short boot.
@@ -44,6 +45,8 @@ compare ls /bin/ls -l /
 compare sha256 /usr/bin/sha256sum /root/data
 compare threads /usr/bin/guest_threads
 compare segfault /usr/bin/guest_segfault
+compare vfork /usr/bin/guest_vfork_exec
+compare exec /usr/bin/guest_exec
 # Two at once, compared with plain runs; hvmctl looks while they run.
 /usr/bin/guest_touch >/root/p1.out; s1=$?
 /usr/bin/guest_threads >/root/p2.out; s2=$?
@@ -85,7 +88,8 @@ ros_run --ros-cpus 1 --ros-mem 192M --hrt-cpus 3 --hrt-mem 64M -- \
     /bin/sh -c "$script"
 cat "$out"
 expect_status 0
-for check in hvmctl-idle echo ls sha256 threads segfault touch two-at-once \
+for check in hvmctl-idle echo ls sha256 threads segfault vfork exec touch \
+             two-at-once \
              hvmctl-status hvmctl-stats hvmctl-reboot-busy hvmctl-reboot \
              echo-after-reboot; do
     grep -q "^PASS $check\( \|$\)" "$out" || fail "check $check did not pass"

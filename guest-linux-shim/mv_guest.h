@@ -40,6 +40,7 @@ void mv_guest_thread_start(void *group) __attribute__((noreturn));
 /* Requests a partner found while polling, yielding and sleeping; printed
  * at exit when MV_GUEST_STATS is set. */
 extern uint64_t mv_guest_wait_phases[3];
+extern uint64_t mv_guest_service_cycles; /* TSC cycles spent serving */
 extern int mv_guest_stats;
 void mv_guest_stats_print(void);
 

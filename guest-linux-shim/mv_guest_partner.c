@@ -573,13 +573,15 @@ void mv_guest_partner_main(void *arg)
         unsigned seq = wait_request(group, last, spin_budget(average_gap));
         long nr = (long)ch64(group, HVM_CH_NR);
         enum after_reply after = AFTER_NOTHING;
-        uint64_t args[6];
+        uint64_t args[6], served;
         long result;
 
         average_gap = (3 * average_gap + (mv_tsc() - replied)) / 4;
         for (int i = 0; i < 6; i++)
             args[i] = ch64(group, HVM_CH_ARGS + 8 * i);
+        served = mv_tsc();
         result = serve(group, nr, args, &after);
+        mv_guest_service_cycles += mv_tsc() - served;
         if (nr != HVM_CH_NR_EXCEPTION)
             ch64_set(group, HVM_CH_CALLS, ch64(group, HVM_CH_CALLS) + 1);
         ch64_set(group, HVM_CH_RET, (uint64_t)result);

@@ -27,6 +27,7 @@
 
 const char *mv_guest_preload;
 uint64_t mv_guest_wait_phases[3];
+uint64_t mv_guest_service_cycles;
 int mv_guest_stats;
 
 static void number_write(const char *label, uint64_t value)
@@ -49,6 +50,7 @@ void mv_guest_stats_print(void)
     number_write("mvrun: requests found polling ", mv_guest_wait_phases[0]);
     number_write(", yielding ", mv_guest_wait_phases[1]);
     number_write(", sleeping ", mv_guest_wait_phases[2]);
+    number_write("; TSC cycles serving them ", mv_guest_service_cycles);
     mv_write_all(2, "\n", 1);
 }
 

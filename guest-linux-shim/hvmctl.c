@@ -39,8 +39,9 @@ static int status_read(void)
     mlock(&status, sizeof(status));
     result = hypercall(HVM_HC_HRT_STATUS, (uint64_t)(uintptr_t)&status);
     if (result != HVM_OK) {
-        fprintf(stderr, "hvmctl: the VMM rejected the status request "
-                        "(error %ld): is this the guest of `hvm run`?\n",
+        fprintf(stderr,
+                "hvmctl: the VMM rejected the status request "
+                "(error %ld): is this the guest of `hvm run`?\n",
                 result);
         return -1;
     }
@@ -66,8 +67,8 @@ static int command_stats(void)
         return 1;
     printf("execution groups created: %llu\n",
            (unsigned long long)status.groups_created);
-    printf("%8s %8s %12s %10s %10s %8s\n", "pid", "threads", "calls",
-           "faults", "flushes", "merges");
+    printf("%8s %8s %12s %10s %10s %8s\n", "pid", "threads", "calls", "faults",
+           "flushes", "merges");
     for (uint32_t i = 0; i < status.nr_processes; i++) {
         const struct hvm_hrt_process *p = &status.processes[i];
 
@@ -88,8 +89,7 @@ static int command_reboot(void)
         return 1;
     }
     if (result < 0) {
-        fprintf(stderr, "hvmctl: the HRT reboot failed (error %ld)\n",
-                result);
+        fprintf(stderr, "hvmctl: the HRT reboot failed (error %ld)\n", result);
         return 1;
     }
     printf("HRT rebooted: boot count %ld\n", result);
@@ -112,7 +112,9 @@ int main(int argc, char **argv)
         return command_stats();
     if (strcmp(argv[1], "reboot") == 0)
         return command_reboot();
-    fprintf(stderr, "hvmctl: unknown command '%s': give status, stats or "
-                    "reboot\n", argv[1]);
+    fprintf(stderr,
+            "hvmctl: unknown command '%s': give status, stats or "
+            "reboot\n",
+            argv[1]);
     return EXIT_USAGE;
 }

@@ -23,7 +23,7 @@
 #define RESULT_EINVAL (-22)
 #define RESULT_EFAULT (-14)
 #define RESULT_ENOMEM (-12)
-#define MADV_POPULATE_READ_ 22  /* Linux 5.14 */
+#define MADV_POPULATE_READ_ 22 /* Linux 5.14 */
 #define MADV_POPULATE_WRITE_ 23
 #define PF_PRESENT 1
 #define PF_WRITE 2
@@ -42,8 +42,7 @@ enum after_reply {
     AFTER_THREAD_EXIT,
 };
 
-static inline uint64_t ch64(const struct mv_guest_group *group,
-                            unsigned offset)
+static inline uint64_t ch64(const struct mv_guest_group *group, unsigned offset)
 {
     return *(volatile uint64_t *)(group->channel + offset);
 }
@@ -93,9 +92,8 @@ static int read_app(void *dst, uint64_t src, size_t length)
     if (result != RESULT_ENOSYS)
         return result == (long)length ? 0 : -1;
     if (length == 0 || src + length < src ||
-        mv_syscall6(SYS_madvise, (long)first,
-                    (long)(src + length - first), MADV_POPULATE_READ_, 0, 0,
-                    0) != 0)
+        mv_syscall6(SYS_madvise, (long)first, (long)(src + length - first),
+                    MADV_POPULATE_READ_, 0, 0, 0) != 0)
         return -1;
     memcpy(dst, (const void *)(uintptr_t)src, length);
     return 0;
@@ -126,8 +124,8 @@ static void native_state_at_call(const struct mv_guest_group *group,
     memcpy(s->fxsave, group->channel + HVM_CH_FXSAVE, sizeof(s->fxsave));
 }
 
-static int clone_args_read(long nr, const uint64_t *args,
-                           struct clone_args *ca, uint64_t *child_sp)
+static int clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
+                           uint64_t *child_sp)
 {
     memset(ca, 0, sizeof(*ca));
     if (nr == SYS_clone3) {
@@ -270,8 +268,7 @@ static long serve_exec(struct mv_guest_group *group, long nr,
     long result;
 
     if (nr == SYS_execve &&
-        (result = mv_syscall6(SYS_access, (long)args[0], X_OK, 0, 0, 0,
-                              0)) < 0)
+        (result = mv_syscall6(SYS_access, (long)args[0], X_OK, 0, 0, 0, 0)) < 0)
         return result;
     envp = (const char **)mv_syscall6(SYS_mmap, 0, EXEC_ENV_BYTES,
                                       PROT_READ | PROT_WRITE,
@@ -306,11 +303,19 @@ static long serve_exec(struct mv_guest_group *group, long nr,
 static int exception_signal(uint64_t vector)
 {
     switch (vector) {
-    case 0: case 16: case 19: return SIGFPE;
-    case 1: case 3: return SIGTRAP;
-    case 6: return SIGILL;
-    case 17: return SIGBUS;
-    default: return SIGSEGV;
+    case 0:
+    case 16:
+    case 19:
+        return SIGFPE;
+    case 1:
+    case 3:
+        return SIGTRAP;
+    case 6:
+        return SIGILL;
+    case 17:
+        return SIGBUS;
+    default:
+        return SIGSEGV;
     }
 }
 
@@ -380,10 +385,9 @@ static int maps_rights(uint64_t address, unsigned *rights)
 
     if (fd < 0)
         return -1;
-    while (found < 0 &&
-           (got = mv_syscall6(SYS_read, fd, (long)(buffer + kept),
-                              (long)(sizeof(buffer) - 1 - kept), 0, 0, 0)) >
-               0) {
+    while (found < 0 && (got = mv_syscall6(SYS_read, fd, (long)(buffer + kept),
+                                           (long)(sizeof(buffer) - 1 - kept), 0,
+                                           0, 0)) > 0) {
         char *line = buffer, *newline;
 
         kept += got;
@@ -449,8 +453,7 @@ static int serve_page_fault(uint64_t address, uint64_t error)
     return 0;
 }
 
-static long serve_exception(struct mv_guest_group *group,
-                            const uint64_t *args)
+static long serve_exception(struct mv_guest_group *group, const uint64_t *args)
 {
     int signo = args[0] == 14 ? serve_page_fault(args[2], args[1])
                               : exception_signal(args[0]);

@@ -54,8 +54,8 @@ void mv_guest_stats_print(void)
     mv_write_all(2, "\n", 1);
 }
 
-typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int,
-                                  char **, void (*)(void), void (*)(void),
+typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int, char **,
+                                  void (*)(void), void (*)(void),
                                   void (*)(void), void *);
 
 static int (*app_main)(int, char **, char **);
@@ -77,10 +77,8 @@ struct mv_guest_group *mv_guest_group_new(void)
     uint8_t *channel;
     long size = HVM_CH_SIZE + sizeof(*group);
 
-    channel = (uint8_t *)mv_syscall6(SYS_mmap, 0, size,
-                                     PROT_READ | PROT_WRITE,
-                                     MAP_PRIVATE | MAP_ANONYMOUS |
-                                         MAP_POPULATE,
+    channel = (uint8_t *)mv_syscall6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                                      -1, 0);
     if ((long)channel < 0 && (long)channel > -4096)
         return NULL;
@@ -99,8 +97,7 @@ struct mv_guest_group *mv_guest_group_new(void)
     group->partner_stack = (uint8_t *)mv_syscall6(
         SYS_mmap, 0, MV_GUEST_PARTNER_STACK, PROT_READ | PROT_WRITE,
         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if ((long)group->partner_stack < 0 &&
-        (long)group->partner_stack > -4096) {
+    if ((long)group->partner_stack < 0 && (long)group->partner_stack > -4096) {
         mv_syscall6(SYS_munmap, (long)channel, size, 0, 0, 0, 0);
         return NULL;
     }
@@ -140,10 +137,14 @@ static void __attribute__((noinline)) stack_prefault(void)
 static const char *create_error(long result)
 {
     switch (result) {
-    case HVM_ERR_BUSY: return "every HRT CPU is busy";
-    case HVM_ERR_STATE: return "the HRT is not booted or is rebooting";
-    case HVM_ERR_NOSYS: return "this VMM does not hybridize guest processes";
-    default: return "the VMM rejected the request";
+    case HVM_ERR_BUSY:
+        return "every HRT CPU is busy";
+    case HVM_ERR_STATE:
+        return "the HRT is not booted or is rebooting";
+    case HVM_ERR_NOSYS:
+        return "this VMM does not hybridize guest processes";
+    default:
+        return "the VMM rejected the request";
     }
 }
 
@@ -181,8 +182,8 @@ static int hybrid_main(int argc, char **argv, char **envp)
     result = mv_guest_hypercall(HVM_HC_GROUP_CREATE,
                                 (uint64_t)(uintptr_t)&group->start);
     if (result < 0) {
-        fprintf(stderr, "mvrun: cannot hybridize %s: %s (error %ld)\n",
-                argv[0], create_error(result), result);
+        fprintf(stderr, "mvrun: cannot hybridize %s: %s (error %ld)\n", argv[0],
+                create_error(result), result);
         exit(EXIT_NOT_HYBRIDIZED);
     }
     mv_switch_stack(group->partner_stack + MV_GUEST_PARTNER_STACK,
@@ -206,8 +207,8 @@ void mv_guest_thread_start(void *arg)
     mv_guest_partner_main(group);
 }
 
-int __libc_start_main(int (*main)(int, char **, char **), int argc,
-                      char **argv, void (*init)(void), void (*fini)(void),
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                      void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end)
 {
     libc_start_main_fn next =

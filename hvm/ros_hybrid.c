@@ -32,9 +32,8 @@ static const void *ros_read(void *ctx, uint64_t gpa, uint64_t len)
     struct hvm_ros_hybrid *hybrid = ctx;
 
     /* The ROS's page tables never lead into HRT memory. */
-    if (gpa + len < gpa ||
-        (gpa < hybrid->hrt_gpa + hybrid->hrt_size &&
-         gpa + len > hybrid->hrt_gpa))
+    if (gpa + len < gpa || (gpa < hybrid->hrt_gpa + hybrid->hrt_size &&
+                            gpa + len > hybrid->hrt_gpa))
         return NULL;
     return vmm_gpa_to_hva(hybrid->vm, gpa, len);
 }
@@ -115,9 +114,9 @@ int hybrid_process_refresh(struct hvm_ros_hybrid *hybrid,
                            struct hybrid_process *process)
 {
     struct hvm_merge_source src = hybrid_source(hybrid);
-    const uint64_t *pml4 = (const uint64_t *)(hybrid->pool_hva +
-                                              (uint64_t)process->pml4_page *
-                                                  VMM_PAGE_SIZE);
+    const uint64_t *pml4 =
+        (const uint64_t *)(hybrid->pool_hva +
+                           (uint64_t)process->pml4_page * VMM_PAGE_SIZE);
     int changes = hvm_merge_lower_changes(&src, process->root.user_root, pml4);
 
     if (changes <= 0)
@@ -133,8 +132,8 @@ void hybrid_process_release(struct hvm_ros_hybrid *hybrid,
                             struct hybrid_process *process)
 {
     vmm_debug("hybrid: process %u left the HRT (%llu faults, %llu "
-              "flushes)", process->pid,
-              (unsigned long long)process->faults,
+              "flushes)",
+              process->pid, (unsigned long long)process->faults,
               (unsigned long long)process->flushes);
     pool_give_back(hybrid, process->pml4_page);
     memset(process, 0, sizeof(*process));
@@ -468,8 +467,7 @@ static int64_t on_hrt_reboot(struct vmm_vcpu *vcpu,
     vmm_info("hybrid: HRT reboot %u requested from the ROS", next);
     hrt_boot_reboot_request(hybrid->boot);
     if (hrt_boot_wait_complete(hybrid->boot, next,
-                               vmm_now_ns() + HYBRID_REBOOT_WAIT_NS,
-                               NULL) < 0)
+                               vmm_now_ns() + HYBRID_REBOOT_WAIT_NS, NULL) < 0)
         result = HVM_ERR_STATE;
     pthread_mutex_lock(&hybrid->lock);
     hybrid->rebooting = 0;

@@ -22,10 +22,10 @@
 
 #define CR3_PWT (1ULL << 3)
 #define USER_TOP (1ULL << 47)
-#define WAIT_STEP_NS 200000         /* sleep between channel polls */
-#define HAND_OVER_NS 1000000000ULL  /* CPU must take a group within 1 s */
+#define WAIT_STEP_NS 200000        /* sleep between channel polls */
+#define HAND_OVER_NS 1000000000ULL /* CPU must take a group within 1 s */
 #define FAULT_REPEAT_MAX 4
-#define LIVENESS_POLLS 5000         /* about every 100 ms of waiting */
+#define LIVENESS_POLLS 5000 /* about every 100 ms of waiting */
 /* The HRT side polls this long before it sleeps in the VMM. A forwarded
  * call takes hundreds of microseconds in a guest whose ring 0 is
  * interpreted, and a poller holds a host CPU that the ROS vCPU serving
@@ -56,8 +56,8 @@ static void sleep_ns(long ns)
 
 static int idle_save(struct vmm_vcpu *vcpu, struct idle_state *idle)
 {
-    static const uint32_t indices[IDLE_MSRS] = {MSR_STAR, MSR_LSTAR,
-                                                MSR_SFMASK, MSR_KERNEL_GS_BASE};
+    static const uint32_t indices[IDLE_MSRS] = {MSR_STAR, MSR_LSTAR, MSR_SFMASK,
+                                                MSR_KERNEL_GS_BASE};
 
     memset(idle, 0, sizeof(*idle));
     idle->msrs.header.nmsrs = IDLE_MSRS;
@@ -125,10 +125,23 @@ static int group_enter(struct hybrid_group *group,
     struct vmm_long_mode state = group->cpu->state;
     const uint64_t *g = start->gprs;
     struct kvm_regs regs = {
-        .rax = g[0], .rbx = g[1], .rcx = g[2], .rdx = g[3], .rsi = g[4],
-        .rdi = g[5], .rbp = g[6], .r8 = g[7], .r9 = g[8], .r10 = g[9],
-        .r11 = g[10], .r12 = g[11], .r13 = g[12], .r14 = g[13],
-        .r15 = g[14], .rip = start->rip, .rsp = start->rsp,
+        .rax = g[0],
+        .rbx = g[1],
+        .rcx = g[2],
+        .rdx = g[3],
+        .rsi = g[4],
+        .rdi = g[5],
+        .rbp = g[6],
+        .r8 = g[7],
+        .r9 = g[8],
+        .r10 = g[9],
+        .r11 = g[10],
+        .r12 = g[11],
+        .r13 = g[12],
+        .r14 = g[13],
+        .r15 = g[14],
+        .rip = start->rip,
+        .rsp = start->rsp,
         .rflags = start->rflags | 0x2,
     };
 
@@ -180,7 +193,8 @@ static void group_run(struct hvm_ros_hybrid *hybrid, struct hybrid_group *group)
             return;
         if (reboot_pending(hybrid->boot)) {
             vmm_warn("hybrid: HRT reboot while process %u runs there: its "
-                     "HRT thread is lost", group->process->pid);
+                     "HRT thread is lost",
+                     group->process->pid);
             return;
         }
         pthread_mutex_lock(&hybrid->lock);
@@ -201,8 +215,8 @@ static void group_finish(struct hvm_ros_hybrid *hybrid,
     struct hybrid_process *process = group->process;
 
     vmm_debug("hybrid: process %u: HRT CPU %u served %llu calls, %llu "
-              "waits for the partner (%.1f ms)", process->pid,
-              group->cpu->cpu,
+              "waits for the partner (%.1f ms)",
+              process->pid, group->cpu->cpu,
               (unsigned long long)*(volatile uint64_t *)(group->channel +
                                                          HVM_CH_CALLS),
               (unsigned long long)group->waits, group->wait_ns / 1e6);
@@ -323,8 +337,8 @@ static int process_alive(struct hvm_ros_hybrid *hybrid,
             host == group->channel;
     if (!alive) {
         vmm_warn("hybrid: process %u no longer maps its channel: ending "
-                 "its HRT thread on CPU %u", group->process->pid,
-                 group->cpu->cpu);
+                 "its HRT thread on CPU %u",
+                 group->process->pid, group->cpu->cpu);
         group->state = GROUP_ENDING;
     }
     pthread_mutex_unlock(&hybrid->lock);
@@ -491,8 +505,7 @@ static int64_t on_exception(struct vmm_vcpu *vcpu,
     vmm_debug("hybrid: process %u: exception %llu at RIP 0x%llx (error "
               "0x%llx, CR2 0x%llx): partner returned %lld",
               group->process->pid, (unsigned long long)exc.vector,
-              (unsigned long long)exc.rip,
-              (unsigned long long)exc.error_code,
+              (unsigned long long)exc.rip, (unsigned long long)exc.error_code,
               (unsigned long long)exc.cr2,
               (long long)*(volatile int64_t *)(group->channel + HVM_CH_RET));
     if (*(volatile int64_t *)(group->channel + HVM_CH_RET) != 0) {

@@ -19,14 +19,14 @@
 enum hybrid_page_state {
     PAGE_CLEAN = 0, /* never a root since the last shadow zap */
     PAGE_IN_USE,
-    PAGE_DIRTY,     /* was a root: KVM may still shadow its old bytes */
+    PAGE_DIRTY, /* was a root: KVM may still shadow its old bytes */
 };
 
 struct hybrid_process {
     int used;
     struct hvm_merge_root root;
     uint32_t pid;
-    int pml4_page;       /* index into the pool */
+    int pml4_page; /* index into the pool */
     uint64_t pml4_gpa;
     uint64_t generation; /* bumped whenever the HRT must reload CR3 */
     unsigned threads;    /* groups not yet free */
@@ -39,19 +39,19 @@ enum hybrid_group_state {
     GROUP_FREE = 0,
     GROUP_PENDING, /* assigned, its HRT CPU has not taken it yet */
     GROUP_RUNNING,
-    GROUP_ENDING,  /* the CPU must stop running it */
+    GROUP_ENDING, /* the CPU must stop running it */
 };
 
 /* One per HRT CPU: the group that CPU runs, if any. */
 struct hybrid_group {
     enum hybrid_group_state state;
-    int thread_exited;    /* ended by the thread's own exit */
+    int thread_exited; /* ended by the thread's own exit */
     struct hybrid_process *process;
     struct hvm_group_start start;
-    uint8_t *channel;     /* host address of the locked channel page */
-    uint64_t generation;  /* process generation loaded in CR3 */
-    unsigned cr3_toggle;  /* alternates PWT so that each reload differs */
-    uint64_t last_fault;  /* CR2 of the last served fault */
+    uint8_t *channel;    /* host address of the locked channel page */
+    uint64_t generation; /* process generation loaded in CR3 */
+    unsigned cr3_toggle; /* alternates PWT so that each reload differs */
+    uint64_t last_fault; /* CR2 of the last served fault */
     unsigned fault_repeats;
     uint64_t waits, wait_ns; /* sleeps in the VMM for the partner */
     struct hrt_boot_cpu *cpu;

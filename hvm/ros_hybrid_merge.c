@@ -91,8 +91,8 @@ int hvm_merge_translate(const struct hvm_merge_source *src, uint64_t root,
         if (level > 0 && level < 3 && (entry & VMM_PTE_HUGE)) {
             uint64_t size = 1ULL << (12 + 9 * level);
 
-            *gpa = (entry & VMM_PTE_ADDR_MASK & ~(size - 1)) |
-                   (gva & (size - 1));
+            *gpa =
+                (entry & VMM_PTE_ADDR_MASK & ~(size - 1)) | (gva & (size - 1));
             *rights = allowed | nx;
             return 0;
         }

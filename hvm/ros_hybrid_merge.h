@@ -15,8 +15,7 @@
 
 /* Returns a host pointer to guest physical [gpa, gpa + len), or NULL when
  * the range is not readable guest memory of the ROS. */
-typedef const void *(*hvm_merge_read_fn)(void *ctx, uint64_t gpa,
-                                         uint64_t len);
+typedef const void *(*hvm_merge_read_fn)(void *ctx, uint64_t gpa, uint64_t len);
 
 struct hvm_merge_source {
     hvm_merge_read_fn read;

@@ -56,8 +56,8 @@ static void map4k(uint64_t root, uint64_t va, uint64_t pa, uint64_t flags)
         unsigned index = (unsigned)(va >> (12 + 9 * level)) & 511;
 
         if (!(entries[index] & VMM_PTE_PRESENT))
-            entries[index] = page_new() | VMM_PTE_PRESENT | VMM_PTE_WRITE |
-                             VMM_PTE_USER;
+            entries[index] =
+                page_new() | VMM_PTE_PRESENT | VMM_PTE_WRITE | VMM_PTE_USER;
         t = entries[index] & VMM_PTE_ADDR_MASK;
     }
     table(t)[(va >> 12) & 511] = pa | flags | VMM_PTE_PRESENT;
@@ -73,9 +73,8 @@ START_TEST(test_root_masks_pcid)
     uint64_t root = page_new();
     struct hvm_merge_root found;
 
-    ck_assert_int_eq(hvm_merge_root_find(&source, root | 0x5 | (1ULL << 63),
-                                         &found),
-                     0);
+    ck_assert_int_eq(
+        hvm_merge_root_find(&source, root | 0x5 | (1ULL << 63), &found), 0);
     ck_assert_uint_eq(found.user_root, root);
     ck_assert_uint_eq(found.kernel_root, root);
     ck_assert_int_eq(found.pti, 0);
@@ -142,16 +141,14 @@ START_TEST(test_translate_rights)
 
     map4k(root, 0x400000, 0x123000, VMM_PTE_USER | VMM_PTE_WRITE);
     map4k(root, 0x401000, 0x124000, VMM_PTE_USER | VMM_PTE_NX);
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x400abc, &gpa,
-                                         &rights),
-                     0);
+    ck_assert_int_eq(
+        hvm_merge_translate(&source, root, 0x400abc, &gpa, &rights), 0);
     ck_assert_uint_eq(gpa, 0x123abc);
     ck_assert_uint_eq(rights & (VMM_PTE_USER | VMM_PTE_WRITE),
                       VMM_PTE_USER | VMM_PTE_WRITE);
     ck_assert_uint_eq(rights & VMM_PTE_NX, 0);
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x401000, &gpa,
-                                         &rights),
-                     0);
+    ck_assert_int_eq(
+        hvm_merge_translate(&source, root, 0x401000, &gpa, &rights), 0);
     ck_assert_uint_eq(rights & VMM_PTE_WRITE, 0);
     ck_assert_uint_eq(rights & VMM_PTE_NX, VMM_PTE_NX);
 }
@@ -162,12 +159,11 @@ START_TEST(test_translate_unmapped_and_kernel_half)
     uint64_t root = page_new(), gpa, rights;
 
     map4k(root, 0x400000, 0x123000, VMM_PTE_USER);
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x402000, &gpa,
-                                         &rights),
-                     -1);
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x800000000000ULL,
-                                         &gpa, &rights),
-                     -1);
+    ck_assert_int_eq(
+        hvm_merge_translate(&source, root, 0x402000, &gpa, &rights), -1);
+    ck_assert_int_eq(
+        hvm_merge_translate(&source, root, 0x800000000000ULL, &gpa, &rights),
+        -1);
 }
 END_TEST
 
@@ -178,11 +174,10 @@ START_TEST(test_translate_huge_page)
 
     table(root)[0] = pdpt | VMM_PTE_PRESENT | VMM_PTE_USER | VMM_PTE_WRITE;
     table(pdpt)[0] = pd | VMM_PTE_PRESENT | VMM_PTE_USER | VMM_PTE_WRITE;
-    table(pd)[1] = 0x40000000ULL | VMM_PTE_PRESENT | VMM_PTE_HUGE |
-                   VMM_PTE_USER;
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x212345, &gpa,
-                                         &rights),
-                     0);
+    table(pd)[1] =
+        0x40000000ULL | VMM_PTE_PRESENT | VMM_PTE_HUGE | VMM_PTE_USER;
+    ck_assert_int_eq(
+        hvm_merge_translate(&source, root, 0x212345, &gpa, &rights), 0);
     ck_assert_uint_eq(gpa, 0x40012345ULL);
     ck_assert_uint_eq(rights & VMM_PTE_WRITE, 0);
 }
@@ -194,8 +189,7 @@ START_TEST(test_translate_rejects_hrt_tables)
     uint64_t root = page_new(), gpa, rights;
 
     table(root)[0] = HRT_BASE | VMM_PTE_PRESENT | VMM_PTE_USER;
-    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x1000, &gpa,
-                                         &rights),
+    ck_assert_int_eq(hvm_merge_translate(&source, root, 0x1000, &gpa, &rights),
                      -1);
 }
 END_TEST

@@ -168,6 +168,16 @@ void mv_memory_private(const void *start, size_t size);
 /* Rewrites the C library's system-call sites in the HRT's view. */
 void mv_patch_libc(void);
 
+/* mv_fd.c */
+/* Moves the runtime descriptor in *slot out of the program's way and
+ * keeps track of it; *slot follows later moves. */
+void mv_fd_hide(int *slot);
+long mv_fd_close(long fd);
+long mv_fd_close_range(unsigned long first, unsigned long last,
+                       unsigned long flags);
+/* Moves a runtime descriptor numbered fd elsewhere, for a dup2 onto fd. */
+void mv_fd_make_room(long fd);
+
 /* mv_group.c */
 void mv_group_handlers_register(void);
 /* Puts a vCPU whose thread has ended in the pool for new threads. */

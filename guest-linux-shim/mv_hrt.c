@@ -238,7 +238,11 @@ int mv_hrt_start(void)
     struct vmm_vcpu *vcpu;
 
     mv.vm = vmm_vm_create(&options);
-    if (mv.vm == NULL || hrt_memory_create() < 0 || hrt_tables_build() < 0 ||
+    if (mv.vm == NULL)
+        return -1;
+    mv_fd_hide(&mv.vm->kvm_fd);
+    mv_fd_hide(&mv.vm->vm_fd);
+    if (hrt_memory_create() < 0 || hrt_tables_build() < 0 ||
         hrt_image_load(&info) < 0)
         return -1;
     boot_info_build(&info);
@@ -271,6 +275,7 @@ struct vmm_vcpu *mv_vcpu_new(void)
     vcpu = vmm_vcpu_create(mv.vm, index);
     if (vcpu == NULL)
         return NULL;
+    mv_fd_hide(&vcpu->fd);
     if (vmm_x86_set_cpuid(vcpu, 0) < 0)
         return NULL;
     cpu_area_build(index, &cpu);

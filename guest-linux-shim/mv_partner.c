@@ -377,6 +377,15 @@ static long serve(struct mv_group *group, long nr, const uint64_t *args,
     case SYS_execve:
     case SYS_execveat:
         return serve_exec(nr, args);
+    case SYS_close:
+        return mv_fd_close((long)args[0]);
+    case SYS_close_range:
+        return mv_fd_close_range(args[0], args[1], args[2]);
+    case SYS_dup2:
+    case SYS_dup3:
+        if (args[0] != args[1])
+            mv_fd_make_room((long)args[1]);
+        return forward(nr, args);
     case SYS_rt_sigaction:
         /* The VMM kicks vCPU threads with this signal. */
         if ((int)args[0] == SIGRTMAX - 2)

@@ -34,6 +34,54 @@
 
 struct mv_runtime mv;
 
+/*
+ * The environment is read and edited through environ directly: a program
+ * such as bash defines its own getenv, setenv and unsetenv, which would
+ * be called instead of the C library's before the program has set up
+ * what they use.
+ */
+extern char **environ;
+
+static const char *env_get(const char *name)
+{
+    size_t length = strlen(name);
+
+    for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
+        if (strncmp(*entry, name, length) == 0 && (*entry)[length] == '=')
+            return *entry + length + 1;
+    }
+    return NULL;
+}
+
+/* Removes NAME from environ in place, as unsetenv would. */
+static void env_remove(const char *name)
+{
+    size_t length = strlen(name);
+    char **out = environ;
+
+    if (environ == NULL)
+        return;
+    for (char **in = environ; *in != NULL; in++) {
+        if (strncmp(*in, name, length) == 0 && (*in)[length] == '=')
+            continue;
+        *out++ = *in;
+    }
+    *out = NULL;
+}
+
+/* Points the existing NAME entry at "NAME=value"; entry must stay alive. */
+static void env_replace(const char *name, char *entry)
+{
+    size_t length = strlen(name);
+
+    for (char **slot = environ; slot != NULL && *slot != NULL; slot++) {
+        if (strncmp(*slot, name, length) == 0 && (*slot)[length] == '=') {
+            *slot = entry;
+            return;
+        }
+    }
+}
+
 typedef int (*libc_start_main_fn)(int (*)(int, char **, char **), int, char **,
                                   void (*)(void), void (*)(void),
                                   void (*)(void), void *);
@@ -75,23 +123,23 @@ static void options_read(void)
     static char image[PATH_MAX];
     const char *value;
 
-    value = getenv("MV_VERBOSE");
+    value = env_get("MV_VERBOSE");
     if (value != NULL)
         vmm_log_level = atoi(value);
-    value = getenv("MV_HRT_IMAGE");
+    value = env_get("MV_HRT_IMAGE");
     if (value != NULL)
         snprintf(image, sizeof(image), "%s", value);
     mv.options.hrt_image =
         value != NULL ? image : default_image(image, sizeof(image));
-    value = getenv("MV_HRT_CPUS");
+    value = env_get("MV_HRT_CPUS");
     mv.options.hrt_cpus = value != NULL ? (unsigned)atoi(value) : 1;
-    value = getenv("MV_STATS_FD");
+    value = env_get("MV_STATS_FD");
     mv.options.stats_fd = value != NULL ? atoi(value) : -1;
-    value = getenv("MV_SPIN_NS");
+    value = env_get("MV_SPIN_NS");
     mv.options.spin_ns =
         value != NULL ? strtoull(value, NULL, 10) : DEFAULT_SPIN_NS;
-    mv.options.privilege = privilege_choose(getenv("MV_PRIVILEGE"));
-    value = getenv("MV_REWRITE");
+    mv.options.privilege = privilege_choose(env_get("MV_PRIVILEGE"));
+    value = env_get("MV_REWRITE");
     mv.options.rewrite = value == NULL || strcmp(value, "0") != 0;
 }
 
@@ -106,7 +154,7 @@ static void environment_save(void)
     unsigned count = 0;
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        const char *value = getenv(names[i]);
+        const char *value = env_get(names[i]);
 
         if (value == NULL)
             continue;
@@ -125,15 +173,18 @@ static void environment_restore(void)
         "MV_HRT_IMAGE", "MV_HRT_CPUS", "MV_PRIVILEGE", "MV_STATS_FD",
         "MV_SPIN_NS",   "MV_VERBOSE",  "MV_REWRITE",
     };
-    const char *saved = getenv("MV_SAVED_LD_PRELOAD");
+    static char preload[PATH_MAX + 16];
+    const char *saved = env_get("MV_SAVED_LD_PRELOAD");
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        unsetenv(names[i]);
-    if (saved != NULL && saved[0] != '\0')
-        setenv("LD_PRELOAD", saved, 1);
-    else
-        unsetenv("LD_PRELOAD");
-    unsetenv("MV_SAVED_LD_PRELOAD");
+        env_remove(names[i]);
+    if (saved != NULL && saved[0] != '\0') {
+        snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", saved);
+        env_replace("LD_PRELOAD", preload);
+    } else {
+        env_remove("LD_PRELOAD");
+    }
+    env_remove("MV_SAVED_LD_PRELOAD");
 }
 
 /* Grows the main stack now, so the HRT thread starts on mapped pages. */
@@ -175,6 +226,7 @@ static int hybrid_main(int argc, char **argv, char **envp)
     if (mv.options.hrt_image == NULL)
         mv_die("cannot locate the HRT image; set MV_HRT_IMAGE");
     stack_prefault();
+    mv_fd_hide(&mv.options.stats_fd);
     if (mv_hrt_start() < 0)
         mv_die("cannot start the HRT (see the messages above)");
     mv_group_handlers_register();

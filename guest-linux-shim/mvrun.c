@@ -38,9 +38,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "mvrun: %s: %s\n", library, strerror(errno));
         return 1;
     }
-    if (preload != NULL && preload[0] != '\0')
+    /* The user's own preloads still load, after the runtime. */
+    if (preload != NULL && preload[0] != '\0') {
+        char combined[2 * PATH_MAX + 64];
+
         setenv("MV_SAVED_LD_PRELOAD", preload, 1);
-    setenv("LD_PRELOAD", library, 1);
+        snprintf(combined, sizeof(combined), "%s:%s", library, preload);
+        setenv("LD_PRELOAD", combined, 1);
+    } else {
+        setenv("LD_PRELOAD", library, 1);
+    }
     execvp(argv[1], argv + 1);
     fprintf(stderr, "mvrun: %s: %s\n", argv[1], strerror(errno));
     return errno == ENOENT ? 127 : 126;

@@ -155,9 +155,16 @@ static int environment_prepare(const struct exec_options *options, int stats_fd)
                   image);
         return -1;
     }
-    if (preload != NULL && preload[0] != '\0')
+    /* The user's own preloads still load, after the runtime. */
+    if (preload != NULL && preload[0] != '\0') {
+        char combined[2 * PATH_MAX];
+
         setenv("MV_SAVED_LD_PRELOAD", preload, 1);
-    setenv("LD_PRELOAD", library, 1);
+        snprintf(combined, sizeof(combined), "%s:%s", library, preload);
+        setenv("LD_PRELOAD", combined, 1);
+    } else {
+        setenv("LD_PRELOAD", library, 1);
+    }
     setenv("MV_HRT_IMAGE", image, 1);
     snprintf(number, sizeof(number), "%u", options->hrt_cpus);
     setenv("MV_HRT_CPUS", number, 1);

@@ -18,6 +18,8 @@
 #include "vmm.h"
 
 #define MV_MAX_SYSCALL 512
+/* Exit status when the runtime itself fails, as `hvm run` uses for a VM. */
+#define MV_EXIT_RUNTIME_FAILED 125
 #define MV_PARTNER_STACK_SIZE (256 * 1024)
 #define MV_HUGE_PAGE_SIZE (2ULL << 20)
 /* A partner polls at most this many times MV_SPIN_NS before it sleeps. */
@@ -101,6 +103,7 @@ struct mv_stats {
     atomic_ullong wakeups;       /* sleeping partner or HRT thread woken */
     atomic_ullong threads;
     atomic_ullong service_ns; /* partner time spent in system calls */
+    atomic_ullong ended_thread_ns; /* lifetimes of HRT threads that ended */
 };
 
 struct mv_runtime {
@@ -117,6 +120,8 @@ struct mv_runtime {
     /* "NAME=value" of LD_PRELOAD and MV_*, added to the environment of
      * images this process execs so that they are hybridized too. */
     const char *exec_env[9];
+    /* Signals for which the program installed a handler function. */
+    atomic_ullong handled_signals;
     struct mv_stats stats;
 };
 
@@ -180,6 +185,8 @@ void mv_fd_make_room(long fd);
 
 /* mv_group.c */
 void mv_group_handlers_register(void);
+/* Sums the lifetimes of all HRT threads so far, ended and running. */
+uint64_t mv_thread_time_ns(void);
 /* Puts a vCPU whose thread has ended in the pool for new threads. */
 void mv_vcpu_release(struct vmm_vcpu *vcpu);
 struct mv_group *mv_group_new(void);

@@ -55,6 +55,12 @@ void mv_signal_self(struct mv_group *group, int signo)
     uint64_t unblock = 1ULL << (signo - 1);
     long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
 
+    if (atomic_load(&mv.handled_signals) & unblock)
+        vmm_print_raw("hvm: the program's handler for signal %d (%s) cannot "
+                      "run for a fault in HRT code; the program ends with "
+                      "the signal's default action\n",
+                      signo, sigabbrev_np(signo));
+
     mv_syscall6(SYS_rt_sigaction, signo, (long)&action, 0, 8, 0, 0);
     mv_syscall6(SYS_tgkill, pid, group->partner_tid, signo, 0, 0, 0);
     mv_syscall6(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8, 0, 0);
@@ -317,6 +323,23 @@ struct idle_worker {
 static struct idle_worker *idle_workers[VMM_MAX_VCPUS];
 static unsigned nr_idle_workers;
 
+/* Groups whose HRT thread runs now, for the statistics. */
+static struct mv_group *live_groups[VMM_MAX_VCPUS];
+
+uint64_t mv_thread_time_ns(void)
+{
+    uint64_t total = atomic_load(&mv.stats.ended_thread_ns);
+    uint64_t now = vmm_now_ns();
+
+    pthread_mutex_lock(&free_lock);
+    for (unsigned i = 0; i < VMM_MAX_VCPUS; i++) {
+        if (live_groups[i] != NULL)
+            total += now - live_groups[i]->run_start_ns;
+    }
+    pthread_mutex_unlock(&free_lock);
+    return total;
+}
+
 static void group_run(struct mv_group *group)
 {
     struct vmm_vcpu *vcpu = group->vcpu;
@@ -325,12 +348,20 @@ static void group_run(struct mv_group *group)
     vcpu->thread = pthread_self();
     vcpu->thread_started = 1;
     group->run_start_ns = vmm_now_ns();
+    pthread_mutex_lock(&free_lock);
+    live_groups[vcpu->index % VMM_MAX_VCPUS] = group;
+    pthread_mutex_unlock(&free_lock);
     if (mv_vcpu_enter_state(vcpu, group) < 0)
         mv_die("cannot set the HRT state of a new thread");
     vmm_vcpu_run_loop(vcpu);
     if (atomic_load(&mv.vm->stopping))
         mv_die("the HRT stopped unexpectedly");
     vcpu->thread_started = 0;
+    pthread_mutex_lock(&free_lock);
+    live_groups[vcpu->index % VMM_MAX_VCPUS] = NULL;
+    pthread_mutex_unlock(&free_lock);
+    atomic_fetch_add(&mv.stats.ended_thread_ns,
+                     vmm_now_ns() - group->run_start_ns);
     mv_vcpu_release(vcpu);
     atomic_store(&group->vcpu_released, 1);
     mv_futex_wake(&group->vcpu_released);

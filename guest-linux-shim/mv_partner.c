@@ -271,6 +271,29 @@ static long serve_arch_prctl(struct mv_group *group, const uint64_t *args)
     return result;
 }
 
+/* rt_sigaction, noting which signals get a handler function. */
+static long serve_sigaction(const uint64_t *args)
+{
+    int signo = (int)args[0];
+    uint64_t handler;
+    long result;
+
+    /* The VMM kicks vCPU threads with this signal. */
+    if (signo == SIGRTMAX - 2)
+        return EINVAL_RESULT;
+    result = forward(SYS_rt_sigaction, args);
+    if (result == 0 && args[1] != 0 && signo > 0 && signo <= 64 &&
+        read_app(&handler, args[1], sizeof(handler)) == 0) {
+        uint64_t bit = 1ULL << (signo - 1);
+
+        if (handler > 1) /* neither SIG_DFL (0) nor SIG_IGN (1) */
+            atomic_fetch_or(&mv.handled_signals, bit);
+        else
+            atomic_fetch_and(&mv.handled_signals, ~bit);
+    }
+    return result;
+}
+
 #define EXEC_ENV_MAX 8192
 #define EXEC_SAVED_MAX 4096
 #define EXEC_ENV_BYTES ((EXEC_ENV_MAX + 16) * sizeof(char *) + EXEC_SAVED_MAX)
@@ -387,10 +410,7 @@ static long serve(struct mv_group *group, long nr, const uint64_t *args,
             mv_fd_make_room((long)args[1]);
         return forward(nr, args);
     case SYS_rt_sigaction:
-        /* The VMM kicks vCPU threads with this signal. */
-        if ((int)args[0] == SIGRTMAX - 2)
-            return EINVAL_RESULT;
-        return forward(nr, args);
+        return serve_sigaction(args);
     case SYS_rt_sigreturn:
         /* Handlers run on the partner, so their frames never reach here. */
         return ENOSYS_RESULT;

@@ -54,7 +54,7 @@ void mv_die(const char *message)
     mv_write_all(2, "libmultiverse: ", 15);
     mv_write_all(2, message, __builtin_strlen(message));
     mv_write_all(2, "\n", 1);
-    mv_syscall6(SYS_exit_group, 127, 0, 0, 0, 0, 0);
+    mv_syscall6(SYS_exit_group, MV_EXIT_RUNTIME_FAILED, 0, 0, 0, 0, 0);
     __builtin_unreachable();
 }
 

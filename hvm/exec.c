@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,14 +49,21 @@ static void forward_signal(int signo, siginfo_t *info, void *context)
 
 static void forward_signals_install(void)
 {
-    static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP,
-                                    SIGQUIT, SIGUSR1, SIGUSR2};
     struct sigaction action = {.sa_sigaction = forward_signal,
                                .sa_flags = SA_SIGINFO | SA_RESTART};
 
     sigemptyset(&action.sa_mask);
-    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-        sigaction(forwarded[i], &action, NULL);
+    /* Every signal that would end or stop hvm, so that none orphans the
+     * program. SIGKILL cannot be caught: the child asks for SIGKILL when
+     * hvm dies (PR_SET_PDEATHSIG). */
+    for (int signo = 1; signo < NSIG; signo++) {
+        if (signo == SIGKILL || signo == SIGSTOP || signo == SIGCHLD ||
+            signo == SIGCONT || signo == SIGWINCH || signo == SIGURG ||
+            signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU ||
+            (signo >= 32 && signo < SIGRTMIN))
+            continue;
+        sigaction(signo, &action, NULL);
+    }
 }
 
 /* Looks PROGRAM up as execvp would. Returns 0, 127 or 126. */
@@ -96,9 +104,13 @@ static int program_check_dynamic(const char *path)
     if (fd < 0)
         return 0;
     if (read(fd, header, sizeof(header)) != (ssize_t)sizeof(header) ||
-        memcmp(header, "\177ELF", 4) != 0 || header[4] != 2) {
+        memcmp(header, "\177ELF", 4) != 0) {
         close(fd);
         return 0;
+    }
+    if (header[4] != 2 || header[18] != 62) { /* ELFCLASS64, EM_X86_64 */
+        close(fd);
+        return -2;
     }
     uint64_t phoff;
     uint16_t phentsize, phnum;
@@ -218,7 +230,8 @@ static int exec_run(const struct exec_options *options, char **argv)
     int pipe_fds[2] = {-1, -1};
     int status;
 
-    status = program_resolve(argv[0], path, sizeof(path));
+    status = argv[0][0] == '\0' ? 127
+                                : program_resolve(argv[0], path, sizeof(path));
     if (status != 0) {
         fprintf(stderr, "hvm: %s: command not found\n", argv[0]);
         return status;
@@ -227,7 +240,21 @@ static int exec_run(const struct exec_options *options, char **argv)
         fprintf(stderr, "hvm: %s: %s\n", path, strerror(errno));
         return 126;
     }
-    if (program_check_dynamic(path) < 0) {
+    struct stat info;
+
+    if (stat(path, &info) == 0 && S_ISDIR(info.st_mode)) {
+        fprintf(stderr, "hvm: %s: Is a directory\n", path);
+        return 126;
+    }
+    status = program_check_dynamic(path);
+    if (status == -2) {
+        fprintf(stderr,
+                "hvm: %s is not a 64-bit x86 program; the HRT runs x86-64 "
+                "code only\n",
+                path);
+        return 126;
+    }
+    if (status < 0) {
         fprintf(stderr,
                 "hvm: %s is statically linked; hvm exec hybridizes "
                 "programs through the dynamic loader, so it needs a "
@@ -248,6 +275,9 @@ static int exec_run(const struct exec_options *options, char **argv)
         return 1;
     }
     if (child_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(1); /* hvm died before prctl took effect */
         if (pipe_fds[0] >= 0)
             close(pipe_fds[0]);
         execv(path, argv);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -40,7 +41,8 @@ int hvm_common_option(int opt, const char *arg)
         return 1;
     case 'T':
         if (vmm_log_open_trace(arg) < 0) {
-            vmm_error_errno(arg);
+            vmm_error("cannot open the trace file %s: %s", arg,
+                      strerror(errno));
             return -1;
         }
         return 1;
@@ -75,8 +77,36 @@ static const struct {
     {"info", hvm_cmd_info},
 };
 
+/* Takes -v, -q and --trace FILE given before the command. */
+static int global_options(int argc, char **argv)
+{
+    int used = 1;
+
+    while (used < argc) {
+        const char *arg = argv[used];
+
+        if (strcmp(arg, "-v") == 0 || strcmp(arg, "-q") == 0) {
+            hvm_common_option(arg[1], NULL);
+            used++;
+        } else if (strcmp(arg, "--trace") == 0 && used + 1 < argc) {
+            if (hvm_common_option('T', argv[used + 1]) < 0)
+                return -1;
+            used += 2;
+        } else {
+            break;
+        }
+    }
+    return used - 1;
+}
+
 int main(int argc, char **argv)
 {
+    int skipped = global_options(argc, argv);
+
+    if (skipped < 0)
+        return 2;
+    argc -= skipped;
+    argv += skipped;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         fputs(usage, argc < 2 ? stderr : stdout);

@@ -20,6 +20,18 @@ int vmm_kvm_open(void)
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     int version;
 
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+        vmm_error("open /dev/kvm failed: %s; run as root or add your "
+                  "user to the group that owns /dev/kvm (usually kvm)",
+                  strerror(errno));
+        return -1;
+    }
+    if (fd < 0 && errno == ENOENT) {
+        vmm_error("open /dev/kvm failed: no such device; this host offers "
+                  "no KVM (load kvm_intel or kvm_amd, or use a VM type "
+                  "with nested virtualization)");
+        return -1;
+    }
     if (fd < 0) {
         vmm_error_errno("open /dev/kvm");
         return -1;

@@ -5,7 +5,6 @@
  * the same address, mprotect, thread stacks, and copy-on-write after
  * fork. Prints one line per check; exits 0 only if all pass.
  */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>

@@ -54,8 +54,8 @@ static void forward_signals_install(void)
 
     sigemptyset(&action.sa_mask);
     /* Every signal that would end or stop hvm, so that none orphans the
-     * program. SIGKILL cannot be caught: the child asks for SIGKILL when
-     * hvm dies (PR_SET_PDEATHSIG). */
+     * program. SIGKILL cannot be caught, so the child requests SIGKILL
+     * for itself when hvm dies (PR_SET_PDEATHSIG). */
     for (int signo = 1; signo < NSIG; signo++) {
         if (signo == SIGKILL || signo == SIGSTOP || signo == SIGCHLD ||
             signo == SIGCONT || signo == SIGWINCH || signo == SIGURG ||
@@ -93,7 +93,8 @@ static int program_resolve(const char *program, char *path, size_t size)
 /*
  * Rejects what LD_PRELOAD cannot hybridize: a statically linked ELF has no
  * dynamic loader to load libmultiverse. Returns 0 if it looks dynamic or
- * is not ELF (a script: its interpreter is dynamic).
+ * is not ELF (a script: its interpreter is dynamic), -1 for a static ELF
+ * and -2 for an ELF that is not x86-64.
  */
 static int program_check_dynamic(const char *path)
 {

@@ -146,6 +146,12 @@ void mv_futex_wake(atomic_uint *word);
 void mv_write_all(int fd, const char *text, size_t length);
 void mv_die(const char *message) __attribute__((noreturn));
 uint64_t mv_tsc(void);
+/* Copies application memory without faulting. Returns 0 or -1. */
+int mv_read_app(void *dst, uint64_t src, size_t length);
+/* Reads the arguments of clone or clone3 into one form. Returns 0 or
+ * -errno; *child_sp is the child's stack top, 0 for none. */
+int mv_clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
+                       uint64_t *child_sp);
 
 /* mv_hrt.c */
 int mv_hrt_start(void);

@@ -75,29 +75,6 @@ static void nap(void)
     mv_syscall6(SYS_nanosleep, (long)&step, 0, 0, 0, 0, 0);
 }
 
-/*
- * Copies application memory without faulting: with process_vm_readv, or
- * where the kernel lacks it (the minimal ROS kernel), after checking
- * with MADV_POPULATE_READ that the whole range is readable.
- */
-static int read_app(void *dst, uint64_t src, size_t length)
-{
-    struct iovec local = {dst, length};
-    struct iovec remote = {(void *)(uintptr_t)src, length};
-    long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
-    long result = mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
-                              (long)&remote, 1, 0);
-    uint64_t first = src & ~4095ULL;
-
-    if (result != RESULT_ENOSYS)
-        return result == (long)length ? 0 : -1;
-    if (length == 0 || src + length < src ||
-        mv_syscall6(SYS_madvise, (long)first, (long)(src + length - first),
-                    MADV_POPULATE_READ_, 0, 0, 0) != 0)
-        return -1;
-    memcpy(dst, (const void *)(uintptr_t)src, length);
-    return 0;
-}
 
 /* The calling HRT thread's registers at `syscall`, for a native copy. */
 static void native_state_at_call(const struct mv_guest_group *group,
@@ -124,35 +101,12 @@ static void native_state_at_call(const struct mv_guest_group *group,
     memcpy(s->fxsave, group->channel + HVM_CH_FXSAVE, sizeof(s->fxsave));
 }
 
-static int clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
-                           uint64_t *child_sp)
-{
-    memset(ca, 0, sizeof(*ca));
-    if (nr == SYS_clone3) {
-        size_t size = args[1] < sizeof(*ca) ? args[1] : sizeof(*ca);
-
-        if (size < 64 || read_app(ca, args[0], size) < 0)
-            return RESULT_EFAULT;
-        *child_sp = ca->stack ? ca->stack + ca->stack_size : 0;
-        return 0;
-    }
-    /* clone(flags, newsp, parent_tid, child_tid, tls) on x86-64. */
-    ca->flags = args[0] & ~0xffULL;
-    ca->exit_signal = args[0] & 0xff;
-    ca->parent_tid = args[2];
-    ca->child_tid = args[3];
-    ca->tls = args[4];
-    if (ca->flags & CLONE_PIDFD)
-        ca->pidfd = args[2];
-    *child_sp = args[1];
-    return 0;
-}
 
 /* fork, vfork, clone without CLONE_THREAD: the child runs natively. */
 static long serve_process_clone(struct mv_guest_group *group, long nr,
                                 const uint64_t *args)
 {
-    static struct mv_native_state state;
+    struct mv_native_state state;
     struct clone_args ca;
     uint64_t child_sp = 0;
     long result;
@@ -161,20 +115,20 @@ static long serve_process_clone(struct mv_guest_group *group, long nr,
         memset(&ca, 0, sizeof(ca));
         ca.flags = nr == SYS_vfork ? CLONE_VM | CLONE_VFORK : 0;
         ca.exit_signal = SIGCHLD;
-    } else if ((result = clone_args_read(nr, args, &ca, &child_sp)) < 0) {
+    } else if ((result = mv_clone_args_read(nr, args, &ca, &child_sp)) < 0) {
         return result;
     }
     /* The child starts on this partner's stack. */
     if ((ca.flags & CLONE_VM) && !(ca.flags & CLONE_VFORK))
         return RESULT_EINVAL;
     native_state_at_call(group, &state, child_sp);
+    state.rax = 0; /* the child's result */
     ca.stack = 0;
     ca.stack_size = 0;
-    result = mv_syscall6(SYS_clone3, (long)&ca, sizeof(ca), 0, 0, 0, 0);
-    if (result != 0)
-        return result;
-    state.rax = 0;
-    mv_native_resume(&state);
+    /* With CLONE_VFORK the child runs on this suspended partner's stack:
+     * mv_clone3_native resumes it without a call that would overwrite the
+     * partner's frames. */
+    return mv_clone3_native(&ca, sizeof(ca), &state);
 }
 
 /* clone or clone3 with CLONE_THREAD: a new group and partner thread. */
@@ -185,7 +139,7 @@ static long serve_thread_clone(struct mv_guest_group *group, long nr,
     struct clone_args ca;
     uint64_t child_sp = 0;
     const uint64_t *native;
-    long result = clone_args_read(nr, args, &ca, &child_sp);
+    long result = mv_clone_args_read(nr, args, &ca, &child_sp);
 
     if (result < 0)
         return result;
@@ -280,7 +234,7 @@ static long serve_exec(struct mv_guest_group *group, long nr,
     for (unsigned i = 0; user_envp != 0 && count < EXEC_ENV_MAX; i++) {
         uint64_t entry;
 
-        if (read_app(&entry, user_envp + 8 * i, sizeof(entry)) < 0)
+        if (mv_read_app(&entry, user_envp + 8 * i, sizeof(entry)) < 0)
             return RESULT_EFAULT;
         if (entry == 0)
             break;
@@ -486,7 +440,7 @@ static long serve(struct mv_guest_group *group, long nr, const uint64_t *args,
     case SYS_clone3: {
         uint64_t flags;
 
-        if (read_app(&flags, args[0], sizeof(flags)) < 0)
+        if (mv_read_app(&flags, args[0], sizeof(flags)) < 0)
             return RESULT_EFAULT;
         if (flags & CLONE_THREAD)
             return serve_thread_clone(group, nr, args);

@@ -44,18 +44,6 @@ static long forward(long nr, const uint64_t *args)
                        (long)args[3], (long)args[4], (long)args[5]);
 }
 
-/* Copies application memory with the kernel's checks, never faulting. */
-static int read_app(void *dst, uint64_t src, size_t length)
-{
-    struct iovec local = {dst, length};
-    struct iovec remote = {(void *)(uintptr_t)src, length};
-    long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
-
-    return mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
-                       (long)&remote, 1, 0) == (long)length
-               ? 0
-               : -1;
-}
 
 /* The registers of the calling HRT thread as they were at `syscall`. */
 static void registers_at_call(struct mv_group *group, struct mv_guest_state *s)
@@ -82,30 +70,6 @@ static void registers_at_call(struct mv_group *group, struct mv_guest_state *s)
     s->fs_base = group->fs_base;
 }
 
-/* Reads clone arguments of clone or clone3 into one form. */
-static int clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
-                           uint64_t *child_sp)
-{
-    memset(ca, 0, sizeof(*ca));
-    if (nr == SYS_clone3) {
-        size_t size = args[1] < sizeof(*ca) ? args[1] : sizeof(*ca);
-
-        if (size < 64 || read_app(ca, args[0], size) < 0)
-            return EFAULT_RESULT;
-        *child_sp = ca->stack ? ca->stack + ca->stack_size : 0;
-        return 0;
-    }
-    /* clone(flags, newsp, parent_tid, child_tid, tls) on x86-64. */
-    ca->flags = args[0] & ~0xffULL;
-    ca->exit_signal = args[0] & 0xff;
-    ca->parent_tid = args[2];
-    ca->child_tid = args[3];
-    ca->tls = args[4];
-    if (ca->flags & CLONE_PIDFD)
-        ca->pidfd = args[2];
-    *child_sp = args[1];
-    return 0;
-}
 
 /*
  * fork, vfork, and clone without CLONE_THREAD: the child process cannot
@@ -125,7 +89,7 @@ static long serve_process_clone(struct mv_group *group, long nr,
         memset(&ca, 0, sizeof(ca));
         ca.flags = nr == SYS_vfork ? CLONE_VM | CLONE_VFORK : 0;
         ca.exit_signal = SIGCHLD;
-    } else if ((result = clone_args_read(nr, args, &ca, &child_sp)) < 0) {
+    } else if ((result = mv_clone_args_read(nr, args, &ca, &child_sp)) < 0) {
         return result;
     }
     /* The child first runs on this partner's stack: only safe if it has
@@ -165,7 +129,7 @@ static long serve_thread_clone(struct mv_group *group, long nr,
     struct mv_group *child;
     struct clone_args ca;
     uint64_t child_sp = 0;
-    long result = clone_args_read(nr, args, &ca, &child_sp);
+    long result = mv_clone_args_read(nr, args, &ca, &child_sp);
 
     if (result < 0)
         return result;
@@ -283,7 +247,7 @@ static long serve_sigaction(const uint64_t *args)
         return EINVAL_RESULT;
     result = forward(SYS_rt_sigaction, args);
     if (result == 0 && args[1] != 0 && signo > 0 && signo <= 64 &&
-        read_app(&handler, args[1], sizeof(handler)) == 0) {
+        mv_read_app(&handler, args[1], sizeof(handler)) == 0) {
         uint64_t bit = 1ULL << (signo - 1);
 
         if (handler > 1) /* neither SIG_DFL (0) nor SIG_IGN (1) */
@@ -344,7 +308,7 @@ static long serve_exec(long nr, const uint64_t *args)
     for (unsigned i = 0; user_envp != 0 && count < EXEC_ENV_MAX; i++) {
         uint64_t entry;
 
-        if (read_app(&entry, user_envp + 8 * i, sizeof(entry)) < 0)
+        if (mv_read_app(&entry, user_envp + 8 * i, sizeof(entry)) < 0)
             return EFAULT_RESULT;
         if (entry == 0)
             break;
@@ -386,7 +350,7 @@ static long serve(struct mv_group *group, long nr, const uint64_t *args,
     case SYS_clone3: {
         uint64_t flags;
 
-        if (read_app(&flags, args[0], sizeof(flags)) < 0)
+        if (mv_read_app(&flags, args[0], sizeof(flags)) < 0)
             return EFAULT_RESULT;
         if (flags & CLONE_THREAD)
             return serve_thread_clone(group, nr, args);

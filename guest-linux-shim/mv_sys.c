@@ -7,7 +7,12 @@
 
 #include <linux/futex.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+
+#define MADV_POPULATE_READ_ 22 /* Linux 5.14 */
 
 long mv_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
@@ -56,6 +61,55 @@ void mv_die(const char *message)
     mv_write_all(2, "\n", 1);
     mv_syscall6(SYS_exit_group, MV_EXIT_RUNTIME_FAILED, 0, 0, 0, 0, 0);
     __builtin_unreachable();
+}
+
+/*
+ * Copies application memory without faulting: with process_vm_readv, or
+ * where the kernel lacks it (the minimal ROS kernel), after checking
+ * with MADV_POPULATE_READ that the whole range is readable.
+ */
+int mv_read_app(void *dst, uint64_t src, size_t length)
+{
+    struct iovec local = {dst, length};
+    struct iovec remote = {(void *)(uintptr_t)src, length};
+    long pid = mv_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+    long result = mv_syscall6(SYS_process_vm_readv, pid, (long)&local, 1,
+                              (long)&remote, 1, 0);
+    uint64_t first = src & ~4095ULL;
+
+    if (result != (-38))
+        return result == (long)length ? 0 : -1;
+    if (length == 0 || src + length < src ||
+        mv_syscall6(SYS_madvise, (long)first, (long)(src + length - first),
+                    MADV_POPULATE_READ_, 0, 0, 0) != 0)
+        return -1;
+    memcpy(dst, (const void *)(uintptr_t)src, length);
+    return 0;
+}
+
+/* Reads clone arguments of clone or clone3 into one form. */
+int mv_clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
+                           uint64_t *child_sp)
+{
+    memset(ca, 0, sizeof(*ca));
+    if (nr == SYS_clone3) {
+        size_t size = args[1] < sizeof(*ca) ? args[1] : sizeof(*ca);
+
+        if (size < 64 || mv_read_app(ca, args[0], size) < 0)
+            return (-14);
+        *child_sp = ca->stack ? ca->stack + ca->stack_size : 0;
+        return 0;
+    }
+    /* clone(flags, newsp, parent_tid, child_tid, tls) on x86-64. */
+    ca->flags = args[0] & ~0xffULL;
+    ca->exit_signal = args[0] & 0xff;
+    ca->parent_tid = args[2];
+    ca->child_tid = args[3];
+    ca->tls = args[4];
+    if (ca->flags & CLONE_PIDFD)
+        ca->pidfd = args[2];
+    *child_sp = args[1];
+    return 0;
 }
 
 uint64_t mv_tsc(void)

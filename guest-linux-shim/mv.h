@@ -150,6 +150,9 @@ uint64_t mv_tsc(void);
 int mv_read_app(void *dst, uint64_t src, size_t length);
 /* Reads the arguments of clone or clone3 into one form. Returns 0 or
  * -errno; *child_sp is the child's stack top, 0 for none. */
+/* Returns 1 if clone or clone3 creates a thread, 0 if a process, or
+ * -EFAULT for an unreadable clone3 argument. */
+int mv_clone_is_thread(long nr, const uint64_t *args);
 int mv_clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
                        uint64_t *child_sp);
 

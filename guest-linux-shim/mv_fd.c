@@ -1,9 +1,9 @@
 /*
  * The runtime's file descriptors (/dev/kvm, the VM, each vCPU, the
  * statistics pipe) live in the program's descriptor table. They are moved
- * to numbers far above what programs use, and the partners keep the
- * program from closing or overwriting them: close and close_range skip
- * them as if they were not open, and a dup2 onto one moves it away first.
+ * to numbers far above what programs use. The partners keep the program
+ * from closing or overwriting them: close and close_range skip them as if
+ * they were not open, and a dup2 onto one moves it away first.
  */
 #include "mv.h"
 

@@ -434,15 +434,12 @@ static long serve(struct mv_guest_group *group, long nr, const uint64_t *args,
         mv_syscall6(SYS_exit_group, (long)args[0], 0, 0, 0, 0, 0);
         __builtin_unreachable();
     case SYS_clone:
-        if (args[0] & CLONE_THREAD)
-            return serve_thread_clone(group, nr, args);
-        return serve_process_clone(group, nr, args);
     case SYS_clone3: {
-        uint64_t flags;
+        int thread = mv_clone_is_thread(nr, args);
 
-        if (mv_read_app(&flags, args[0], sizeof(flags)) < 0)
-            return RESULT_EFAULT;
-        if (flags & CLONE_THREAD)
+        if (thread < 0)
+            return thread;
+        if (thread)
             return serve_thread_clone(group, nr, args);
         return serve_process_clone(group, nr, args);
     }

@@ -64,7 +64,7 @@ static void registers_at_call(struct mv_group *group, struct mv_guest_state *s)
     s->rsp = ch64(group, HVM_CH_RSP);
     s->rip = ch64(group, HVM_CH_RIP);
     s->rflags = ch64(group, HVM_CH_RFLAGS);
-    /* After `syscall` RCX holds the return address and R11 the flags. */
+    /* After `syscall`, RCX contains the return address and R11 the flags. */
     s->rcx = s->rip;
     s->r11 = s->rflags;
     s->fs_base = group->fs_base;
@@ -344,15 +344,12 @@ static long serve(struct mv_group *group, long nr, const uint64_t *args,
         mv_syscall6(SYS_exit_group, (long)args[0], 0, 0, 0, 0, 0);
         __builtin_unreachable();
     case SYS_clone:
-        if (args[0] & CLONE_THREAD)
-            return serve_thread_clone(group, nr, args);
-        return serve_process_clone(group, nr, args);
     case SYS_clone3: {
-        uint64_t flags;
+        int thread = mv_clone_is_thread(nr, args);
 
-        if (mv_read_app(&flags, args[0], sizeof(flags)) < 0)
-            return EFAULT_RESULT;
-        if (flags & CLONE_THREAD)
+        if (thread < 0)
+            return thread;
+        if (thread)
             return serve_thread_clone(group, nr, args);
         return serve_process_clone(group, nr, args);
     }

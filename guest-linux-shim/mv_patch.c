@@ -3,7 +3,7 @@
  * ring-3 code leaves the guest, which costs tens of microseconds where KVM
  * runs without hardware support. This file rewrites the C library's
  * system-call sites in the HRT's view of its code only: the host keeps
- * the original pages, and the guest sees a patched copy through the
+ * the original pages, and the guest runs a patched copy through the
  * memslots. Each site of the form
  *
  *     b8 NN NN 00 00     mov $NR, %eax

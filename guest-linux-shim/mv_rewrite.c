@@ -2,7 +2,7 @@
  * The pure part of system-call site rewriting (see mv_patch.c): finding
  * `mov $NR, %eax; syscall` and `syscall; cmp $X, %rax` sites in a copy of
  * code and writing their stubs.
- * It knows nothing of KVM, so unit tests run it on buffers.
+ * It uses no KVM, so unit tests run it on buffers.
  */
 #include "mv_rewrite.h"
 

@@ -112,6 +112,16 @@ int mv_clone_args_read(long nr, const uint64_t *args, struct clone_args *ca,
     return 0;
 }
 
+int mv_clone_is_thread(long nr, const uint64_t *args)
+{
+    uint64_t flags = args[0];
+
+    /* clone3 keeps its flags in the first field of struct clone_args. */
+    if (nr == SYS_clone3 && mv_read_app(&flags, args[0], sizeof(flags)) < 0)
+        return -14; /* EFAULT */
+    return (flags & CLONE_THREAD) != 0;
+}
+
 uint64_t mv_tsc(void)
 {
     uint32_t lo, hi;

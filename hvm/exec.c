@@ -1,9 +1,9 @@
 /*
  * `hvm exec`: runs an unmodified, dynamically linked program hybridized,
- * with the host kernel as the ROS. The program is started with
- * libmultiverse preloaded; this process waits for it, forwards the
- * signals a terminal or another process sends, prints the statistics and
- * exits with the program's status as a shell reports it.
+ * with the host kernel as the ROS. The program starts with libmultiverse
+ * preloaded. This process waits for it, forwards the signals that other
+ * processes send, prints the statistics and exits with the program's
+ * status as a shell reports it.
  */
 #include "commands.h"
 

@@ -102,7 +102,7 @@ static int probe_time_ring(struct vmm_vcpu *vcpu, uint8_t *mem, int user,
 
 /*
  * The fastest of up to PROBE_TRIALS runs, because preemption only ever
- * adds time. It stops early once the answer is clear either way.
+ * adds time. It stops early once the result is clear either way.
  */
 static int probe_time_best(struct vmm_vcpu *vcpu, uint8_t *mem, int user,
                            double *ns_per_iteration)

@@ -1,6 +1,6 @@
 /*
- * What kind of KVM this host has, measured rather than assumed: which
- * module provides it and whether guest ring-0 code runs natively or is
+ * Platform detection, measured rather than assumed: the module that
+ * provides KVM, and whether guest ring-0 code runs natively or is
  * interpreted by KVM's instruction emulator.
  */
 #ifndef VMM_PLATFORM_H

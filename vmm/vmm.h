@@ -186,7 +186,7 @@ int vmm_vm_wait(struct vmm_vm *vm);
  */
 void vmm_vm_stop(struct vmm_vm *vm, int status);
 
-/* Kicks one vCPU out of KVM_RUN so that its loop sees a new state. */
+/* Kicks one vCPU out of KVM_RUN so that its loop reads the new state. */
 void vmm_vcpu_kick(struct vmm_vcpu *vcpu);
 
 /*
